@@ -1,0 +1,97 @@
+/* log.c — key=value log lines with daemon, thread and trace id. */
+#include "im/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <sodium.h>
+
+static char g_daemon[32] = "cim";
+static im_log_level_t g_min = IM_LOG_INFO;
+static __thread char t_thread[24] = "main";
+static __thread char t_trace[33];
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void im_log_init(const char *daemon, im_log_level_t min_level)
+{
+    snprintf(g_daemon, sizeof g_daemon, "%s", daemon);
+    g_min = min_level;
+}
+
+int im_log_level_parse(const char *s, im_log_level_t *out)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(s, level_names[i]) == 0) {
+            *out = (im_log_level_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+void im_log_set_thread(const char *name)
+{
+    snprintf(t_thread, sizeof t_thread, "%s", name);
+}
+
+void im_trace_set(const char *trace_id)
+{
+    snprintf(t_trace, sizeof t_trace, "%s", trace_id ? trace_id : "");
+}
+
+const char *im_trace_get(void)
+{
+    return t_trace;
+}
+
+void im_trace_new(char out[33])
+{
+    unsigned char b[16];
+    randombytes_buf(b, sizeof b);
+    sodium_bin2hex(out, 33, b, sizeof b);
+}
+
+void im_log(im_log_level_t level, const char *event, const char *fmt, ...)
+{
+    if (level < g_min) return;
+    char line[2048];
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    int n = snprintf(line, sizeof line,
+                     "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s daemon=%s thread=%s event=%s",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], g_daemon, t_thread,
+                     event);
+    if (fmt && *fmt && n < (int)sizeof line - 1) {
+        line[n++] = ' ';
+        va_list ap;
+        va_start(ap, fmt);
+        int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+        va_end(ap);
+        n = m < 0 ? n : n + m;
+    }
+    if (t_trace[0] && n < (int)sizeof line)
+        n += snprintf(line + n, sizeof line - (size_t)n, " trace=%s", t_trace);
+    if (n > (int)sizeof line - 2) n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+    (void)w;
+}
+
+int im_log_ratelimit_pass(long *last, long *dropped, int interval_s)
+{
+    long now = (long)time(NULL);
+    if (now - *last >= interval_s) {
+        if (*dropped > 0) im_warn("log.suppressed", "count=%ld", *dropped);
+        *last = now;
+        *dropped = 0;
+        return 1;
+    }
+    ++*dropped;
+    return 0;
+}
