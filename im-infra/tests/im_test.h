@@ -34,7 +34,6 @@ static int im_test_failures;
         }                                                                                \
     } while (0)
 
-/* Skip (ctest exit code 77 is configured as SKIP by nothing here: print and pass). */
 #define IM_TEST_DONE()                                                         \
     do {                                                                       \
         if (im_test_failures) {                                                \

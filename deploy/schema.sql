@@ -1,0 +1,98 @@
+-- cim schema (MariaDB 10.11 / MySQL 8). Idempotent: safe to apply on every start.
+-- Tables follow the design: users, groups, group_members, messages, message_mentions,
+-- conversations, message_user_relations, user_conversations.
+
+CREATE TABLE IF NOT EXISTS `users` (
+  `id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  `username` VARCHAR(50) NOT NULL,
+  `password_hash` VARCHAR(255) NOT NULL,             -- libsodium argon2id string
+  `nickname` VARCHAR(50) NOT NULL DEFAULT '',
+  `avatar_url` VARCHAR(255) NOT NULL DEFAULT '',
+  `created_at` TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uk_username` (`username`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `groups` (
+  `id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  `name` VARCHAR(50) NOT NULL,
+  `owner_id` BIGINT UNSIGNED NOT NULL,
+  `avatar_url` VARCHAR(255) NOT NULL DEFAULT '',
+  `announcement` TEXT,
+  `created_at` TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (`id`),
+  KEY `idx_owner_id` (`owner_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS `group_members` (
+  `id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  `group_id` BIGINT UNSIGNED NOT NULL,
+  `user_id` BIGINT UNSIGNED NOT NULL,
+  `role` TINYINT NOT NULL DEFAULT 1,                  -- 1 member, 2 admin, 3 owner
+  `joined_at` TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uk_group_user` (`group_id`, `user_id`),
+  KEY `idx_user_id` (`user_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- One row per message. id is the snowflake message id.
+-- UNIQUE(sender_id, client_msg_id) is the dedup truth; UNIQUE(conversation_id, seq) the seq guard.
+CREATE TABLE IF NOT EXISTS `messages` (
+  `id` BIGINT UNSIGNED NOT NULL,
+  `conversation_id` VARCHAR(64) NOT NULL,
+  `sender_id` BIGINT UNSIGNED NOT NULL,
+  `client_msg_id` VARCHAR(64) NOT NULL,
+  `message_type` TINYINT NOT NULL DEFAULT 1,          -- 1 text, 2 image, 3 file, 100 system
+  `content` TEXT NOT NULL,
+  `seq` BIGINT UNSIGNED NOT NULL,
+  `created_at` TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uk_conv_seq` (`conversation_id`, `seq`),
+  UNIQUE KEY `uk_sender_cmid` (`sender_id`, `client_msg_id`),
+  KEY `idx_conv_time` (`conversation_id`, `created_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS `message_mentions` (
+  `id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  `message_id` BIGINT UNSIGNED NOT NULL,
+  `mentioned_user_id` BIGINT UNSIGNED NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uk_msg_user` (`message_id`, `mentioned_user_id`),
+  KEY `idx_user_id` (`mentioned_user_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- One row per conversation: single `s_{min}_{max}`, group `g_{group_id}`.
+CREATE TABLE IF NOT EXISTS `conversations` (
+  `conversation_id` VARCHAR(64) NOT NULL,
+  `type` TINYINT NOT NULL,                            -- 1 single, 2 group
+  `last_message_id` BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  `max_seq` BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  `created_at` TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  `updated_at` TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (`conversation_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- A user's inbox rows for write-diffused groups.
+CREATE TABLE IF NOT EXISTS `message_user_relations` (
+  `id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  `user_id` BIGINT UNSIGNED NOT NULL,
+  `conversation_id` VARCHAR(64) NOT NULL,
+  `message_id` BIGINT UNSIGNED NOT NULL,
+  `is_read` TINYINT(1) NOT NULL DEFAULT 0,
+  `is_deleted` TINYINT(1) NOT NULL DEFAULT 0,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uk_user_conv_msg` (`user_id`, `conversation_id`, `message_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- Membership of a user in a conversation, with their delivered and read positions.
+-- Also the authorization table: a user may read a conversation only with a row here.
+CREATE TABLE IF NOT EXISTS `user_conversations` (
+  `user_id` BIGINT UNSIGNED NOT NULL,
+  `conversation_id` VARCHAR(64) NOT NULL,
+  `peer_id` BIGINT UNSIGNED NOT NULL DEFAULT 0,       -- single chat: the other user
+  `last_delivered_seq` BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  `last_read_seq` BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  `updated_at` TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (`user_id`, `conversation_id`),
+  KEY `idx_user_updated` (`user_id`, `updated_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
