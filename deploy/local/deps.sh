@@ -11,7 +11,7 @@ PKGS=(
   libjansson-dev libjwt-dev libsodium-dev libssl-dev
   mariadb-server mariadb-client redis-server redis-tools etcd-server etcd-client
   openjdk-17-jre-headless maven kcat
-  python3 python3-grpcio python3-grpc-tools
+  python3 python3-grpcio python3-grpc-tools python3-pytest python3-websocket
 )
 
 missing=()

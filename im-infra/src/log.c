@@ -54,6 +54,24 @@ void im_trace_new(char out[33])
     sodium_bin2hex(out, 33, b, sizeof b);
 }
 
+void im_traceparent_format(char out[56], const char *trace_id)
+{
+    unsigned char span[8];
+    char hex[17];
+    randombytes_buf(span, sizeof span);
+    sodium_bin2hex(hex, sizeof hex, span, sizeof span);
+    snprintf(out, 56, "00-%.32s-%s-01", trace_id, hex);
+}
+
+void im_traceparent_trace(const char *tp, char trace_id[33])
+{
+    trace_id[0] = '\0';
+    if (tp && strlen(tp) >= 35 && tp[2] == '-' && tp[35] == '-') {
+        memcpy(trace_id, tp + 3, 32);
+        trace_id[32] = '\0';
+    }
+}
+
 void im_log(im_log_level_t level, const char *event, const char *fmt, ...)
 {
     if (level < g_min) return;

@@ -1,1 +1,59 @@
-int main(void) { return 0; }
+/* main.c — im-logic: load config, connect Redis and Kafka, find im-repo, lease a snowflake
+ * worker id, serve gRPC, consume upstream, register, wait, stop. */
+#include "im/auth.h"
+#include "im/log.h"
+#include "logic.h"
+
+#include <stdio.h>
+
+static logic_t g_logic;
+
+static int start(logic_t *l)
+{
+    if (im_daemon_init(&l->daemon, "im-logic", &l->cfg.common, NULL, l) != IM_OK) return IM_EIO;
+    im_password_init(l->cfg.hash_concurrency);
+    l->redis = im_redis_pool_new(l->cfg.redis_host, l->cfg.redis_port, l->cfg.redis_pool, 2000);
+    l->producer = im_kafka_producer_new(l->cfg.kafka_brokers, l->daemon.instance, NULL);
+    if (l->producer == NULL) return IM_EUNAVAIL;
+    int worker;
+    int rc = im_etcd_snowflake_worker(l->daemon.etcd, l->daemon.instance, l->cfg.common.lease_ttl_s, &worker);
+    if (rc != IM_OK) return rc;
+    im_snowflake_init(&l->ids, worker);
+    im_info("snowflake.worker", "worker_id=%d", worker);
+    rc = im_discovery_init(&l->repo, l->daemon.etcd, "im-repo", &im__repo__v1__repo__descriptor);
+    if (rc != IM_OK) return rc;
+    if ((rc = logic_rpc_start(l)) != IM_OK) return rc;
+    if ((rc = logic_consume_start(l)) != IM_OK) return rc;
+    char addr[128];
+    snprintf(addr, sizeof addr, "%s:%d", l->cfg.common.advertise_host, im_rpc_server_port(l->rpc));
+    return im_daemon_register(&l->daemon, &l->cfg.common, addr);
+}
+
+static void stop(logic_t *l)
+{
+    im_etcd_deregister(l->daemon.etcd);  /* first: gateways stop picking us */
+    logic_consume_stop(l);               /* finishes the batch in hand, commits offsets */
+    im_rpc_server_free(l->rpc);          /* finishes in-flight calls */
+    im_kafka_producer_free(l->producer); /* flushes acks and pushes */
+    im_discovery_fini(&l->repo);
+    im_daemon_fini(&l->daemon);
+    im_snowflake_fini(&l->ids);
+    im_redis_pool_free(l->redis);
+}
+
+int main(int argc, char **argv)
+{
+    logic_t *l = &g_logic;
+    im_daemon_config("im-logic", argc, argv, logic_config_table, &l->cfg, &l->cfg.common);
+    im_rpc_global_init();
+    int rc = start(l);
+    if (rc != IM_OK) {
+        im_error("logic.start_failed", "err=\"%s\"", im_strerror(rc));
+        return 1;
+    }
+    im_daemon_wait();
+    stop(l);
+    im_rpc_global_shutdown();
+    im_config_free(logic_config_table, &l->cfg);
+    return 0;
+}

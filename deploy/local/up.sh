@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# up.sh — the whole cim system on this machine, in the background, on loopback:
+# MariaDB, Redis, etcd, Kafka (KRaft) and 1 im-repo, 2 im-logic, 2 im-gateway, 1 im-task.
+# Installs what is missing (deps.sh), fetches the Kafka jars (Maven), builds, creates
+# the schema, waits until every part is healthy, prints the web client's addresses.
+# Everything lives under ./run (or $CIM_RUN); running it again starts only what is not
+# running. Stop with deploy/local/down.sh.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+RUN=${CIM_RUN:-$ROOT/run}
+BUILD=${CIM_BUILD:-$ROOT/build}
+mkdir -p "$RUN/logs" "$RUN/pids"
+
+"$ROOT/deploy/local/deps.sh"
+cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null 2>&1 ||
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" >/dev/null
+echo "up: built in $BUILD"
+
+"$ROOT/deploy/local/infra.sh" "$RUN"
+# shellcheck disable=SC1091
+source "$RUN/ports.env"
+
+[ -s "$RUN/jwt_secret" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$RUN/jwt_secret"
+export CIM_JWT_SECRET=$(cat "$RUN/jwt_secret")
+export CIM_ETCD_ENDPOINTS="http://127.0.0.1:$CIM_ETCD_PORT"
+export CIM_KAFKA_BROKERS="127.0.0.1:$CIM_KAFKA_PORT"
+export CIM_WEB_ROOT="$ROOT/web"
+GW_PORTS=(${CIM_GATEWAY_PORTS:-8080 8081})
+
+alive() { [ -f "$RUN/pids/$1.pid" ] && kill -0 "$(cat "$RUN/pids/$1.pid")" 2>/dev/null; }
+
+# start NAME SERVICE [VAR=value ...]: one daemon with its config file plus overrides.
+start() {
+  local name=$1 service=$2; shift 2
+  if alive "$name"; then echo "up: $name already running"; return; fi
+  env CIM_INSTANCE_ID="$name" "$@" "$BUILD/$service/$service" -c "$ROOT/deploy/config/$service.conf" \
+    >>"$RUN/logs/$name.log" 2>&1 &
+  echo $! > "$RUN/pids/$name.pid"
+}
+
+# healthy NAME: registered in etcd and its admin port answers /healthz.
+healthy() {
+  local key reg admin
+  key=$(printf '/im/services/%s/%s' "$2" "$1" | base64 -w0)
+  reg=$(curl -sf "http://127.0.0.1:$CIM_ETCD_PORT/v3/kv/range" -d "{\"key\":\"$key\"}" |
+        sed -n 's/.*"value":"\([^"]*\)".*/\1/p' | base64 -d 2>/dev/null) || return 1
+  admin=$(printf '%s' "$reg" | sed -n 's/.*"admin":"\([^"]*\)".*/\1/p')
+  [ -n "$admin" ] && curl -sf "http://$admin/healthz" >/dev/null
+}
+
+start repo-1 im-repo CIM_GRPC_PORT=9300 CIM_ADMIN_PORT=9301 CIM_MYSQL_PORT="$CIM_MYSQL_PORT" CIM_REDIS_PORT="$CIM_REDIS_PORT"
+start logic-1 im-logic CIM_GRPC_PORT=9200 CIM_ADMIN_PORT=9201 CIM_REDIS_PORT="$CIM_REDIS_PORT"
+start logic-2 im-logic CIM_GRPC_PORT=9210 CIM_ADMIN_PORT=9211 CIM_REDIS_PORT="$CIM_REDIS_PORT"
+start gw-1 im-gateway CIM_PORT="${GW_PORTS[0]}" CIM_ADMIN_PORT=9101 CIM_REDIS_PORT="$CIM_REDIS_PORT"
+start gw-2 im-gateway CIM_PORT="${GW_PORTS[1]}" CIM_ADMIN_PORT=9111 CIM_REDIS_PORT="$CIM_REDIS_PORT"
+start task-1 im-task CIM_ADMIN_PORT=9401
+
+for pair in repo-1:im-repo logic-1:im-logic logic-2:im-logic gw-1:im-gateway gw-2:im-gateway task-1:im-task; do
+  name=${pair%%:*} service=${pair#*:}
+  for _ in $(seq 1 300); do
+    healthy "$name" "$service" && break
+    if ! alive "$name"; then echo "up: $name exited; log tail:" >&2; tail -n 20 "$RUN/logs/$name.log" >&2; exit 1; fi
+    sleep 0.2
+  done
+  healthy "$name" "$service" || { echo "up: $name not healthy; see $RUN/logs/$name.log" >&2; exit 1; }
+done
+for p in "${GW_PORTS[@]}"; do
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$p/api/ping" >/dev/null && break; sleep 0.2; done
+done
+
+echo "up: cim is running (logs in $RUN/logs, stop with deploy/local/down.sh)"
+for p in "${GW_PORTS[@]}"; do echo "http://127.0.0.1:$p"; done

@@ -1,0 +1,286 @@
+/* gateway.h — im-gateway: the WebSocket + HTTP edge of cim.
+ *
+ * DESIGN
+ *   Threads:
+ *     [S] `lws`     the libwebsockets service thread: owns every `struct lws`, all
+ *                   connection state, and the only thread that writes to a socket.
+ *     [W] `work-N`  REST workers: blocking gRPC calls to im-logic. They never touch a
+ *                   `struct lws`; a finished job goes on the done list and
+ *                   lws_cancel_service() wakes [S] (EVENT_WAIT_CANCELLED) to write it.
+ *     main          config, start, wait for SIGTERM, stop; plus `admin` and etcd threads.
+ *
+ *     [D] `down`    consumer of im-downstream-topic-{gateway_id}: hands each record's
+ *                   frame and targets to [S] through the inbox + lws_cancel_service().
+ *     [R] `session` writes user_session:{uid} in Redis (HSET on open, HDEL on close),
+ *                   so Redis latency never stalls [S].
+ *
+ *   Send path (client -> server):
+ *     client -ws-> [S] ws.c (frame, UTF-8, JSON) -> handle_send.c (rate limit, checks)
+ *       -> up.c -produce-> im-upstream-topic (key = conversation id, header traceparent)
+ *   Push path (server -> client):
+ *     im-downstream-topic-{gateway_id} -> [D] down.c -> inbox -> [S] conns.c fan-out
+ *       -> each connection's outbox -> ws.c WRITEABLE -> client
+ *   REST path (e.g. POST /api/login):
+ *     client -http-> [S] http.c (read body, JWT, route) -> jobs.c queue
+ *       -> [W] api_<name>.c -grpc-> im-logic -> done list -> [S] http.c writes reply
+ *   WebSocket `sync` takes the REST path's workers too (handle_sync.c).
+ *   Heartbeat: clients `ping` every heartbeat_s; one 1 s lws timer (conns.c) sweeps
+ *   connections idle for 2.5 x heartbeat_s: no timer per connection.
+ *   Static files: [S] served by lws from web_root (mount "/").
+ */
+#ifndef IM_GATEWAY_H
+#define IM_GATEWAY_H
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "im/daemon.h"
+#include "im/kafka.h"
+#include "im/ratelimit.h"
+#include "im/redis.h"
+#include "im/rpc.h"
+#include "im/u64map.h"
+#include "logic.pb-c.h"
+#include "mq.pb-c.h"
+
+typedef struct {
+    im_common_cfg_t common;
+    char *host;               /* bind address of the client port */
+    int port;                 /* client port: /ws, /api/..., static web/ */
+    char *web_root;           /* folder served at / */
+    int workers;              /* REST worker threads */
+    int logic_timeout_ms;     /* deadline of each call to im-logic */
+    int max_body;             /* largest accepted REST body, bytes */
+    char *jwt_secret;         /* HS256 key shared with im-logic */
+    int heartbeat_s;          /* clients ping this often; idle for 2.5x -> closed */
+    int max_frame;            /* largest WebSocket message, bytes */
+    int max_outbox;           /* frames queued to one slow connection before it is dropped */
+    int send_rate;            /* sends per second per user (token bucket) */
+    int send_burst;           /* bucket size */
+    char *kafka_brokers;
+    char *redis_host;
+    int redis_port;
+} gw_config_t;
+
+typedef struct gw_job_s gw_job_t;
+typedef struct gw_s gw_t;
+
+/* A REST handler: runs on a [W] worker, reads job->req_*, sets job->status and job->resp. */
+typedef void (*gw_api_fn)(gw_t *g, gw_job_t *job);
+
+/* One REST request in flight. Created and freed on [S]; between gw_jobs_submit() and its
+ * return on the done list only the worker touches it. */
+struct gw_job_s {
+    gw_job_t *next;
+    struct lws *wsi;          /* [S] only; NULL once the client went away */
+    gw_api_fn fn;
+    char method[8];
+    char path[256];           /* without the query string */
+    char *query;              /* raw query string, "" if none */
+    char *body;               /* request body, NUL-terminated */
+    size_t body_len;
+    char trace[33];           /* trace id of this request */
+    uint64_t user_id;         /* from the bearer token; 0 if none or invalid */
+    uint64_t conn_id;         /* WebSocket job (sync): the connection to answer, else 0 */
+    int status;               /* HTTP status of the reply */
+    char *resp;               /* reply body (JSON), owned by the job */
+};
+
+/* REST state of one HTTP connection ([S] only). */
+typedef struct {
+    gw_job_t *job;            /* the request in progress, NULL if none */
+    int state;                /* http.c JOB_* */
+    int too_large;            /* body went past max_body: answered 413, body discarded */
+} gw_http_t;
+
+/* A frame shared by every connection it goes to; freed when the last one wrote it. */
+typedef struct {
+    int refs;                 /* [S] only */
+    size_t len;
+    unsigned char data[];     /* LWS_PRE bytes of headroom, then the JSON text */
+} gw_frame_t;
+
+typedef struct gw_out_s {
+    struct gw_out_s *next;
+    gw_frame_t *frame;
+} gw_out_t;
+
+typedef struct gw_user_s gw_user_t;
+
+/* One WebSocket connection ([S] only). */
+typedef struct gw_conn_s {
+    struct lws *wsi;
+    uint64_t id;              /* conn_id; "%llx" on the wire */
+    gw_user_t *user;
+    struct gw_conn_s *next_of_user;
+    int64_t last_seen_ms;     /* last frame from the client */
+    gw_out_t *out_head, *out_tail;   /* outbox */
+    int out_len;
+    int closing;              /* close after the outbox drains, or now */
+    char *rx;                 /* the message being reassembled from fragments */
+    size_t rx_len;
+    int rx_too_large;         /* this message went past max_frame: discard till its end */
+} gw_conn_t;
+
+/* A user with at least one connection on this gateway ([S] only). */
+struct gw_user_s {
+    uint64_t id;
+    gw_conn_t *conns;
+    im_bucket_t send_bucket;  /* rate limit on `send`, across the user's connections */
+};
+
+/* lws per-session data of the one "cim" protocol (HTTP and WebSocket). */
+typedef struct {
+    gw_http_t http;
+    gw_conn_t *conn;          /* WebSocket only */
+    uint64_t ws_user;         /* from the token, between CONFIRM_UPGRADE and ESTABLISHED */
+} gw_pss_t;
+
+/* A downstream record handed from [D] to [S]. */
+typedef struct gw_push_s {
+    struct gw_push_s *next;
+    Im__Mq__V1__Downstream *rec;  /* unpacked; [S] frees it */
+    char trace[33];
+} gw_push_t;
+
+/* A Redis session write handed from [S] to [R]. */
+typedef struct gw_sess_s {
+    struct gw_sess_s *next;
+    int open;                 /* 1 HSET, 0 HDEL */
+    uint64_t user_id;
+    uint64_t conn_id;
+} gw_sess_t;
+
+struct gw_s {
+    gw_config_t cfg;
+    im_daemon_t daemon;       /* identity (gateway_id = instance), etcd, admin port */
+    const char *gateway_id;   /* = daemon.instance */
+    struct lws_context *lws;  /* [S] */
+    pthread_t lws_thread;
+    volatile int stopping;    /* set by main, read by [S] */
+    im_discovery_t logic;     /* im-logic client, endpoints from etcd */
+
+    pthread_mutex_t jobs_lock;   /* guards the two lists below */
+    pthread_cond_t jobs_cond;
+    gw_job_t *todo_head, *todo_tail;  /* [S] -> [W] */
+    gw_job_t *done_head;              /* [W] -> [S] */
+    pthread_t *workers;
+    int nworkers;
+
+    /* [S] state */
+    im_u64map_t users;        /* user id -> gw_user_t */
+    im_u64map_t conns;        /* conn id -> gw_conn_t */
+    uint64_t next_conn;       /* conn ids: random high bits, counter low bits */
+    lws_sorted_usec_list_t sweep_timer;
+
+    /* [D] -> [S] */
+    pthread_mutex_t inbox_lock;
+    gw_push_t *inbox_head, *inbox_tail;
+    im_kafka_consumer_t *down;
+    pthread_t down_thread;
+
+    /* [S] -> [R] */
+    im_redis_pool_t *redis;
+    pthread_mutex_t sess_lock;
+    pthread_cond_t sess_cond;
+    gw_sess_t *sess_head, *sess_tail;
+    int sess_stop;            /* set by gw_session_stop, after [S] is gone */
+    pthread_t sess_thread;
+
+    im_kafka_producer_t *up;  /* im-upstream-topic; thread-safe, used on [S] */
+
+    im_metric_t *m_conns;     /* gauge: open WebSocket connections */
+    im_metric_t *m_sends;     /* sends produced upstream */
+    im_metric_t *m_pushed;    /* frames written to clients */
+    im_metric_t *m_dropped;   /* connections dropped for a full outbox */
+};
+
+/* ---- config.c ---- */
+extern const im_cfg_field_t gw_config_table[];
+
+/* ---- server.c: the lws context and its service thread ---- */
+int gw_server_start(gw_t *g);
+void gw_server_stop(gw_t *g);
+
+/* ---- http.c: REST requests on [S] ---- */
+int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len);
+void gw_http_deliver(gw_t *g, gw_job_t *job);    /* [S]: a finished job */
+
+/* ---- jobs.c: the worker pool ---- */
+void gw_jobs_start(gw_t *g);
+void gw_jobs_stop(gw_t *g);
+void gw_jobs_submit(gw_t *g, gw_job_t *job);     /* [S] */
+gw_job_t *gw_jobs_take_done(gw_t *g);            /* [S]: the whole done list */
+void gw_job_free(gw_job_t *job);
+void gw_job_reply(gw_job_t *job, int status, char *json);   /* [W]: takes ownership of json */
+void gw_job_error(gw_job_t *job, int status, const char *code, const char *message);
+
+/* ---- routes.c ---- */
+/* The handler for method + path; *auth says whether it needs a bearer token. */
+gw_api_fn gw_route(const char *method, const char *path, int *auth);
+
+/* ---- api_*.c: REST handlers, one file each ([W]) ---- */
+void gw_api_ping(gw_t *g, gw_job_t *job);
+void gw_api_register(gw_t *g, gw_job_t *job);
+void gw_api_login(gw_t *g, gw_job_t *job);
+void gw_api_me(gw_t *g, gw_job_t *job);
+void gw_api_users(gw_t *g, gw_job_t *job);
+void gw_api_conversations(gw_t *g, gw_job_t *job);
+void gw_api_messages(gw_t *g, gw_job_t *job);
+
+/* ---- api_util.c ([W]) ---- */
+/* Calls im-logic; on failure answers the job 503 and returns non-OK. */
+int gw_logic_call(gw_t *g, gw_job_t *job, const char *method, const ProtobufCMessage *req,
+                  ProtobufCMessage **resp);
+/* Answers a Logic reply's `error` code with its HTTP status; 1 if it was an error. */
+int gw_reply_logic_error(gw_job_t *job, const char *code, const char *message);
+void gw_reply_json(gw_job_t *job, int status, void *json);      /* takes a json_t reference */
+void *gw_json_user(const Im__Common__V1__User *u);
+int gw_query_u64(const char *query, const char *name, uint64_t *out);   /* 1 if present and valid */
+int gw_query_str(const char *query, const char *name, char *out, size_t outlen);
+
+/* ---- ws.c: WebSocket events on [S] ---- */
+int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len);
+void gw_ws_error(gw_t *g, gw_conn_t *c, const char *code, const char *message, const char *cmid);
+
+/* ---- conns.c: the connection registry and outboxes ([S]) ---- */
+void gw_conns_init(gw_t *g);
+gw_conn_t *gw_conn_open(gw_t *g, struct lws *wsi, uint64_t user_id);
+void gw_conn_close(gw_t *g, gw_conn_t *c);
+gw_frame_t *gw_frame_new(const void *text, size_t len);
+void gw_frame_unref(gw_frame_t *f);
+void gw_conn_send(gw_t *g, gw_conn_t *c, gw_frame_t *f);         /* queues; takes a ref */
+void gw_conn_send_text(gw_t *g, gw_conn_t *c, const char *text);
+int gw_conn_write(gw_t *g, gw_conn_t *c);                         /* WRITEABLE: one frame */
+void gw_conns_deliver(gw_t *g, gw_push_t *p);                     /* a downstream record */
+void gw_conns_sweep_start(gw_t *g);
+int64_t gw_now_ms(void);                                         /* monotonic */
+
+/* ---- handle_*.c: one file per client op ([S]) ---- */
+typedef void (*gw_op_fn)(gw_t *g, gw_conn_t *c, void *msg /* json_t object */);
+void gw_handle_send(gw_t *g, gw_conn_t *c, void *msg);
+void gw_handle_cursor(gw_t *g, gw_conn_t *c, void *msg);   /* ack and read */
+void gw_handle_sync(gw_t *g, gw_conn_t *c, void *msg);
+void gw_handle_ping(gw_t *g, gw_conn_t *c, void *msg);
+void gw_handle_typing(gw_t *g, gw_conn_t *c, void *msg);
+void gw_sync_run(gw_t *g, gw_job_t *job);                   /* [W] half of sync */
+
+/* ---- up.c: im-upstream-topic ---- */
+int gw_up_start(gw_t *g);
+void gw_up_stop(gw_t *g);
+int gw_up_send(gw_t *g, const Im__Mq__V1__Upstream *u, const char *key, const char *trace);
+
+/* ---- down.c: [D] ---- */
+int gw_down_start(gw_t *g);
+void gw_down_stop(gw_t *g);
+gw_push_t *gw_down_take(gw_t *g);                  /* [S]: the whole inbox */
+
+/* ---- session.c: [R] ---- */
+int gw_session_start(gw_t *g);
+void gw_session_stop(gw_t *g);                     /* drains: every open gets its close */
+void gw_session_post(gw_t *g, int open, uint64_t user_id, uint64_t conn_id);   /* [S] */
+
+#endif

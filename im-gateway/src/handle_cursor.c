@@ -1,0 +1,32 @@
+/* handle_cursor.c — `ack {conversation_id, seq}` (delivered) and `read {…}`: produced
+ * upstream like sends; logic advances the position and sends the read receipt. */
+#include "gateway.h"
+#include "im/log.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+void gw_handle_cursor(gw_t *g, gw_conn_t *c, void *msg)
+{
+    const char *op = json_string_value(json_object_get(msg, "op"));
+    const char *cid = json_string_value(json_object_get(msg, "conversation_id"));
+    json_t *seq = json_object_get(msg, "seq");
+    if (cid == NULL || !*cid || strlen(cid) > 64 || !json_is_integer(seq) || json_integer_value(seq) < 0) {
+        gw_ws_error(g, c, "invalid_argument", "needs conversation_id (string) and seq (integer)", NULL);
+        return;
+    }
+    char conn_id[24], trace[33];
+    snprintf(conn_id, sizeof conn_id, "%llx", (unsigned long long)c->id);
+    im_trace_new(trace);
+    Im__Mq__V1__Upstream up = IM__MQ__V1__UPSTREAM__INIT;
+    up.gateway_id = (char *)g->gateway_id;
+    up.conn_id = conn_id;
+    up.user_id = c->user->id;
+    up.op = (char *)op;
+    up.conversation_id = (char *)cid;
+    up.seq = (uint64_t)json_integer_value(seq);
+    up.received_at = gw_now_ms();
+    if (gw_up_send(g, &up, cid, trace) != IM_OK)
+        gw_ws_error(g, c, "unavailable", "could not queue, retry", NULL);
+}

@@ -1,0 +1,184 @@
+/* http.c — REST on [S]: parse, read the body, hand the job to a worker, write the reply.
+ *
+ * A request's job is owned by its connection's session data until submitted; from
+ * gw_jobs_submit() until it comes back on the done list the worker owns it. If the
+ * client leaves meanwhile, CLOSED_HTTP clears job->wsi and gw_http_deliver() frees it. */
+#include "gateway.h"
+#include "im/auth.h"
+#include "im/err.h"
+#include "im/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum { JOB_NONE, JOB_READING, JOB_RUNNING, JOB_READY };
+
+static gw_t *gw_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+static const char *method_of(struct lws *wsi, char *uri, int urilen)
+{
+    static const struct { enum lws_token_indexes tok; const char *name; } m[] = {
+        {WSI_TOKEN_GET_URI, "GET"}, {WSI_TOKEN_POST_URI, "POST"},
+        {WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_PUT_URI, "PUT"},
+    };
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (lws_hdr_total_length(wsi, m[i].tok) > 0) {
+            lws_hdr_copy(wsi, uri, urilen, m[i].tok);
+            return m[i].name;
+        }
+    return NULL;
+}
+
+/* The query string back from lws's fragments (lws has already url-decoded them). */
+static char *query_of(struct lws *wsi)
+{
+    char frag[512], *q = im_strdup("");
+    for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
+        char *n = im_sprintf("%s%s%s", q, *q ? "&" : "", frag);
+        im_free(q);
+        q = n;
+    }
+    return q;
+}
+
+/* The user of `Authorization: Bearer <jwt>` (HMAC check only: cheap enough for [S]). */
+static int bearer_user(struct lws *wsi, gw_t *g, uint64_t *user_id)
+{
+    char hdr[2048];
+    if (lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_AUTHORIZATION) <= 7 ||
+        strncmp(hdr, "Bearer ", 7) != 0)
+        return IM_EUNAUTH;
+    return im_jwt_verify(g->cfg.jwt_secret, hdr + 7, user_id);
+}
+
+static void ready(struct lws *wsi, gw_http_t *h)
+{
+    h->state = JOB_READY;
+    lws_callback_on_writable(wsi);
+}
+
+static int begin(struct lws *wsi, gw_http_t *h)
+{
+    gw_t *g = gw_of(wsi);
+    gw_job_t *job = im_calloc(1, sizeof *job);
+    job->wsi = wsi;
+    im_trace_new(job->trace);
+    h->job = job;
+    char uri[256];
+    const char *method = method_of(wsi, uri, sizeof uri);
+    if (method == NULL) {
+        gw_job_error(job, 405, "invalid_argument", "method not allowed");
+        ready(wsi, h);
+        return 0;
+    }
+    snprintf(job->method, sizeof job->method, "%s", method);
+    snprintf(job->path, sizeof job->path, "%s", uri);
+    job->query = query_of(wsi);
+    job->body = im_strdup("");
+    int auth = 0;
+    job->fn = gw_route(method, job->path, &auth);
+    if (job->fn == NULL) {
+        gw_job_error(job, 404, "not_found", "no such endpoint");
+        ready(wsi, h);
+    } else if (auth && bearer_user(wsi, g, &job->user_id) != IM_OK) {
+        gw_job_error(job, 401, "unauthorized", "missing, invalid or expired token");
+        ready(wsi, h);
+    } else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+        h->state = JOB_READING;
+    } else {
+        h->state = JOB_RUNNING;
+        gw_jobs_submit(g, job);
+    }
+    return 0;
+}
+
+static void body(struct lws *wsi, gw_http_t *h, const void *in, size_t len)
+{
+    gw_job_t *job = h->job;
+    if (h->state != JOB_READING || h->too_large) return;
+    if (job->body_len + len > (size_t)gw_of(wsi)->cfg.max_body) {
+        h->too_large = 1;
+        return;
+    }
+    job->body = im_realloc(job->body, job->body_len + len + 1);
+    memcpy(job->body + job->body_len, in, len);
+    job->body_len += len;
+    job->body[job->body_len] = '\0';
+}
+
+static void body_done(struct lws *wsi, gw_http_t *h)
+{
+    if (h->state != JOB_READING) return;
+    if (h->too_large) {
+        gw_job_error(h->job, 413, "too_large", "request body too large");
+        ready(wsi, h);
+        return;
+    }
+    h->state = JOB_RUNNING;
+    gw_jobs_submit(gw_of(wsi), h->job);
+}
+
+static int write_reply(struct lws *wsi, gw_http_t *h)
+{
+    gw_job_t *job = h->job;
+    size_t blen = job->resp ? strlen(job->resp) : 0;
+    unsigned char head[LWS_PRE + 512], *start = head + LWS_PRE, *p = start, *end = head + sizeof head - 1;
+    if (lws_add_http_common_headers(wsi, (unsigned)job->status, "application/json", blen, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (unsigned char *)"no-store", 8, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    unsigned char *buf = im_malloc(LWS_PRE + blen + 1);
+    memcpy(buf + LWS_PRE, job->resp ? job->resp : "", blen);
+    int w = lws_write(wsi, buf + LWS_PRE, blen, LWS_WRITE_HTTP_FINAL);
+    im_free(buf);
+    im_debug("http.reply", "method=%s path=%s status=%d", job->method, job->path, job->status);
+    gw_job_free(job);
+    h->job = NULL;
+    h->state = JOB_NONE;
+    if (w < (int)blen) return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static void closed(gw_http_t *h)
+{
+    if (h->job == NULL) return;
+    if (h->state == JOB_RUNNING) h->job->wsi = NULL;   /* the worker still has it */
+    else gw_job_free(h->job);
+    h->job = NULL;
+    h->state = JOB_NONE;
+}
+
+void gw_http_deliver(gw_t *g, gw_job_t *job)
+{
+    if (job->wsi == NULL) {   /* the client left while the worker ran */
+        gw_job_free(job);
+        return;
+    }
+    ready(job->wsi, &((gw_pss_t *)lws_wsi_user(job->wsi))->http);
+}
+
+int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len)
+{
+    gw_http_t *h = &((gw_pss_t *)user)->http;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return begin(wsi, h);
+    case LWS_CALLBACK_HTTP_BODY:
+        body(wsi, h, in, len);
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        body_done(wsi, h);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return h->state == JOB_READY ? write_reply(wsi, h) : 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+        closed(h);
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}

@@ -1,0 +1,118 @@
+/* server.c — the lws context: one vhost, one protocol for REST and WebSocket, the web
+ * client mounted at /, and the [S] service thread. */
+#include "gateway.h"
+#include "im/err.h"
+#include "im/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* [S]: another thread has work for us — finished jobs, downstream records. */
+static void drain(gw_t *g)
+{
+    for (gw_job_t *j = gw_jobs_take_done(g), *n; j; j = n) {
+        n = j->next;
+        if (j->conn_id == 0) {
+            gw_http_deliver(g, j);
+            continue;
+        }
+        gw_conn_t *c = im_u64map_get(&g->conns, j->conn_id);   /* a WebSocket job (sync) */
+        if (c && j->resp) gw_conn_send_text(g, c, j->resp);
+        gw_job_free(j);
+    }
+    for (gw_push_t *p = gw_down_take(g), *n; p; p = n) {
+        n = p->next;
+        gw_conns_deliver(g, p);
+        im__mq__v1__downstream__free_unpacked(p->rec, NULL);
+        im_free(p);
+    }
+}
+
+/* [S]: every lws event of the "cim" protocol lands here. */
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    gw_t *g = lws_context_user(lws_get_context(wsi));
+    switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        drain(g);
+        return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+    case LWS_CALLBACK_CLOSED:
+        return gw_ws_callback(wsi, reason, user, in, len);
+    default:
+        return gw_http_callback(wsi, reason, user, in, len);
+    }
+}
+
+static const struct lws_protocols protocols[] = {
+    {"cim", callback, sizeof(gw_pss_t), 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static struct lws_http_mount mount_api, mount_web;
+
+static void *service_main(void *arg)
+{
+    gw_t *g = arg;
+    im_log_set_thread("lws");
+    while (!g->stopping)
+        if (lws_service(g->lws, 0) < 0) break;
+    return NULL;
+}
+
+static void lws_log(int level, const char *line)
+{
+    im_log(level == LLL_ERR ? IM_LOG_ERROR : IM_LOG_WARN, "lws.log", "msg=\"%.*s\"",
+           (int)strcspn(line, "\n"), line);
+}
+
+int gw_server_start(gw_t *g)
+{
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+    mount_api = (struct lws_http_mount){
+        .mountpoint = "/api", .mountpoint_len = 4, .origin = "cim",
+        .origin_protocol = LWSMPRO_CALLBACK,
+    };
+    mount_web = (struct lws_http_mount){
+        .mount_next = &mount_api, .mountpoint = "/", .mountpoint_len = 1,
+        .origin = g->cfg.web_root, .def = "index.html", .origin_protocol = LWSMPRO_FILE,
+    };
+    struct lws_context_creation_info info = {0};
+    info.port = g->cfg.port;
+    info.iface = g->cfg.host;
+    info.protocols = protocols;
+    info.mounts = &mount_web;
+    info.user = g;
+    /* UTF-8 is checked per message by ws.c, which answers an error instead of closing */
+    info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+    info.count_threads = 1;
+    info.fd_limit_per_thread = 0;
+    info.vhost_name = "cim";
+    g->lws = lws_create_context(&info);
+    if (g->lws == NULL) {
+        im_error("lws.start_failed", "host=%s port=%d", g->cfg.host, g->cfg.port);
+        return IM_EIO;
+    }
+    if (g->cfg.port == 0) {
+        struct lws_vhost *vh = lws_get_vhost_by_name(g->lws, "cim");
+        g->cfg.port = lws_get_vhost_listen_port(vh);
+    }
+    gw_conns_init(g);
+    gw_conns_sweep_start(g);
+    pthread_create(&g->lws_thread, NULL, service_main, g);
+    im_info("gateway.listening", "url=http://%s:%d/", g->cfg.host, g->cfg.port);
+    return IM_OK;
+}
+
+void gw_server_stop(gw_t *g)
+{
+    g->stopping = 1;
+    lws_cancel_service(g->lws);
+    pthread_join(g->lws_thread, NULL);
+    lws_context_destroy(g->lws);
+    g->lws = NULL;
+}

@@ -1,0 +1,31 @@
+/* up.c — producing client ops to im-upstream-topic, keyed by conversation id so one
+ * conversation stays in one partition (processed in order by one logic consumer). */
+#include "gateway.h"
+#include "im/log.h"
+#include "im/names.h"
+
+#include <string.h>
+
+int gw_up_start(gw_t *g)
+{
+    g->up = im_kafka_producer_new(g->cfg.kafka_brokers, g->gateway_id, NULL);
+    return g->up ? IM_OK : IM_EUNAVAIL;
+}
+
+void gw_up_stop(gw_t *g)
+{
+    im_kafka_producer_free(g->up);   /* flushes what clients already sent */
+    g->up = NULL;
+}
+
+int gw_up_send(gw_t *g, const Im__Mq__V1__Upstream *u, const char *key, const char *trace)
+{
+    size_t len = im__mq__v1__upstream__get_packed_size(u);
+    uint8_t stackbuf[2048], *buf = len <= sizeof stackbuf ? stackbuf : im_malloc(len);
+    im__mq__v1__upstream__pack(u, buf);
+    char tp[56];
+    im_traceparent_format(tp, trace);
+    int rc = im_kafka_producer_send(g->up, IM_TOPIC_UPSTREAM, key, strlen(key), buf, len, tp, NULL);
+    if (buf != stackbuf) im_free(buf);
+    return rc;
+}

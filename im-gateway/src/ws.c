@@ -1,0 +1,150 @@
+/* ws.c — WebSocket connections on [S]: upgrade check, open, frames in, frames out, close.
+ *
+ * A client message may arrive in several fragments and lws pieces; it is reassembled up
+ * to max_frame bytes. Anything wrong with one message (too large, not UTF-8, not JSON,
+ * unknown op) is answered with an `error` frame and the connection stays up. */
+#include "gateway.h"
+#include "im/auth.h"
+#include "im/log.h"
+#include "im/text.h"
+#include "im/wire.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *op;
+    gw_op_fn fn;
+} ops[] = {
+    {"send", gw_handle_send}, {"ack", gw_handle_cursor}, {"read", gw_handle_cursor},
+    {"sync", gw_handle_sync}, {"ping", gw_handle_ping},  {"typing", gw_handle_typing},
+};
+
+static gw_t *gw_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+void gw_ws_error(gw_t *g, gw_conn_t *c, const char *code, const char *message, const char *cmid)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s}", "op", "error", "code", code, "message", message);
+    if (cmid && *cmid) json_object_set_new(o, "cmid", json_string(cmid));
+    char *text = im_wire_dump(o);
+    gw_conn_send_text(g, c, text);
+    im_free(text);
+}
+
+/* Refuses the upgrade with HTTP 401 unless /ws?token= carries a valid token. */
+static int confirm_upgrade(struct lws *wsi, gw_pss_t *pss)
+{
+    gw_t *g = gw_of(wsi);
+    char uri[64], token[2048];
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) < 0 || strcmp(uri, "/ws") != 0) {
+        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+        return 1;
+    }
+    const char *t = lws_get_urlarg_by_name(wsi, "token=", token, sizeof token);
+    if (t == NULL || im_jwt_verify(g->cfg.jwt_secret, t, &pss->ws_user) != IM_OK) {
+        im_info("ws.refused", "reason=bad_token");
+        lws_return_http_status(wsi, HTTP_STATUS_UNAUTHORIZED, "unauthorized");
+        return 1;
+    }
+    return 0;
+}
+
+static void established(struct lws *wsi, gw_pss_t *pss)
+{
+    gw_t *g = gw_of(wsi);
+    gw_conn_t *c = gw_conn_open(g, wsi, pss->ws_user);
+    pss->conn = c;
+    gw_session_post(g, 1, c->user->id, c->id);
+    char conn_id[24];
+    snprintf(conn_id, sizeof conn_id, "%llx", (unsigned long long)c->id);
+    char *hello = im_wire_dump(json_pack("{s:s, s:I, s:s, s:s, s:i}", "op", "hello", "user_id",
+                                         (json_int_t)c->user->id, "conn_id", conn_id,
+                                         "gateway_id", g->gateway_id, "heartbeat_s",
+                                         g->cfg.heartbeat_s));
+    gw_conn_send_text(g, c, hello);
+    im_free(hello);
+    im_info("ws.open", "user=%llu conn=%s", (unsigned long long)c->user->id, conn_id);
+}
+
+static void dispatch(gw_t *g, gw_conn_t *c, const char *text, size_t len)
+{
+    if (!im_utf8_valid(text, len)) {
+        gw_ws_error(g, c, "invalid_argument", "frame is not valid UTF-8", NULL);
+        return;
+    }
+    json_error_t err;
+    json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    const char *op = json_string_value(json_object_get(msg, "op"));
+    if (msg == NULL || !json_is_object(msg)) {
+        gw_ws_error(g, c, "invalid_argument", "malformed JSON", NULL);
+    } else if (op == NULL) {
+        gw_ws_error(g, c, "invalid_argument", "missing op", json_string_value(json_object_get(msg, "cmid")));
+    } else {
+        size_t i = 0;
+        while (i < sizeof ops / sizeof ops[0] && strcmp(ops[i].op, op) != 0) i++;
+        if (i < sizeof ops / sizeof ops[0]) ops[i].fn(g, c, msg);
+        else gw_ws_error(g, c, "invalid_argument", "unknown op", json_string_value(json_object_get(msg, "cmid")));
+    }
+    json_decref(msg);
+}
+
+static void receive(struct lws *wsi, gw_conn_t *c, const void *in, size_t len)
+{
+    gw_t *g = gw_of(wsi);
+    if (lws_is_first_fragment(wsi)) {
+        c->rx_len = 0;
+        c->rx_too_large = 0;
+    }
+    c->last_seen_ms = gw_now_ms();
+    if (!c->rx_too_large && c->rx_len + len > (size_t)g->cfg.max_frame) {
+        c->rx_too_large = 1;
+        im_free(c->rx);
+        c->rx = NULL;
+    }
+    if (!c->rx_too_large) {
+        c->rx = im_realloc(c->rx, c->rx_len + len + 1);
+        memcpy(c->rx + c->rx_len, in, len);
+        c->rx_len += len;
+    }
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) return;
+    if (c->rx_too_large) gw_ws_error(g, c, "too_large", "message larger than max_frame", NULL);
+    else if (lws_frame_is_binary(wsi)) gw_ws_error(g, c, "invalid_argument", "binary frames are not supported", NULL);
+    else dispatch(g, c, c->rx, c->rx_len);
+    im_free(c->rx);
+    c->rx = NULL;
+    c->rx_len = 0;
+}
+
+int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len)
+{
+    gw_pss_t *pss = user;
+    gw_t *g = gw_of(wsi);
+    switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return confirm_upgrade(wsi, pss);
+    case LWS_CALLBACK_ESTABLISHED:
+        established(wsi, pss);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        if (pss->conn) receive(wsi, pss->conn, in, len);
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return pss->conn ? gw_conn_write(g, pss->conn) : 0;
+    case LWS_CALLBACK_CLOSED:
+        if (pss->conn) {
+            im_info("ws.close", "user=%llu conn=%llx", (unsigned long long)pss->conn->user->id,
+                    (unsigned long long)pss->conn->id);
+            gw_session_post(g, 0, pss->conn->user->id, pss->conn->id);
+            gw_conn_close(g, pss->conn);
+            pss->conn = NULL;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}

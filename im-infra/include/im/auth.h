@@ -1,0 +1,25 @@
+/* auth.h — HS256 JWTs (issue in im-logic, verify in im-gateway) and argon2id passwords.
+ *
+ * Verification checks the signature AND that the header says HS256 AND that `exp` is
+ * in the future AND that `sub` is a user id: libjwt alone checks only the signature. */
+#ifndef IM_AUTH_H
+#define IM_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Writes a token for user_id valid for ttl_s seconds into a new string (caller frees with
+ * im_free); *expires_at_ms gets its expiry. */
+int im_jwt_issue(const char *secret, uint64_t user_id, int ttl_s, char **token,
+                 int64_t *expires_at_ms);
+/* IM_OK and *user_id, or IM_EUNAUTH for a bad signature, another alg, an expired or
+ * malformed token. */
+int im_jwt_verify(const char *secret, const char *token, uint64_t *user_id);
+
+/* argon2id (libsodium interactive limits: ~70 ms and 64 MiB per call). At most
+ * `concurrency` hashes or verifies run at once in this process; the rest wait. */
+void im_password_init(int concurrency);
+int im_password_hash(const char *password, char out[128]);
+int im_password_verify(const char *hash, const char *password);   /* IM_OK or IM_EUNAUTH */
+
+#endif

@@ -1,0 +1,75 @@
+/* daemon.h — what every cim daemon does the same way: common config keys, signals,
+ * its identity in etcd, and finding a peer service there.
+ *
+ * A daemon's main() reads: load config -> im_daemon_init -> start its parts ->
+ * im_daemon_wait (SIGTERM/SIGINT) -> stop its parts -> im_daemon_fini. */
+#ifndef IM_DAEMON_H
+#define IM_DAEMON_H
+
+#include <stddef.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "im/config.h"
+#include "im/err.h"
+#include "im/etcd.h"
+#include "im/metrics.h"
+#include "im/rpc.h"
+
+/* Keys every daemon has; embed as the first member `common` of the daemon's config. */
+typedef struct {
+    char *instance_id;     /* unique per process; "" = {service}-{hostname}-{pid} */
+    char *log_level;       /* debug | info | warn | error */
+    char *etcd_endpoints;  /* http://host:port[,...] */
+    char *advertise_host;  /* the address peers use to reach this process */
+    char *admin_host;      /* /healthz and /metrics */
+    int admin_port;
+    int lease_ttl_s;       /* etcd registration lease */
+} im_common_cfg_t;
+
+#define IM_COMMON_CFG_FIELDS(type, default_admin_port)                                          \
+    {"instance_id", IM_CFG_STR, offsetof(type, common.instance_id), "", 0, 0,                    \
+     "Unique name of this process in etcd; empty = {service}-{hostname}-{pid}"},                 \
+    {"log_level", IM_CFG_STR, offsetof(type, common.log_level), "info", 1, 0,                    \
+     "debug | info | warn | error"},                                                             \
+    {"etcd_endpoints", IM_CFG_STR, offsetof(type, common.etcd_endpoints),                        \
+     "http://127.0.0.1:2379", 1, 0, "etcd v3 JSON gateway URLs, comma separated"},              \
+    {"advertise_host", IM_CFG_STR, offsetof(type, common.advertise_host), "127.0.0.1", 1, 0,    \
+     "Host other processes use to reach this one (registered in etcd)"},                        \
+    {"admin_host", IM_CFG_STR, offsetof(type, common.admin_host), "127.0.0.1", 1, 0,            \
+     "Bind address of the admin port (/healthz, /metrics)"},                                    \
+    {"admin_port", IM_CFG_INT, offsetof(type, common.admin_port), #default_admin_port, 0,       \
+     65535, "Admin port; 0 = any free port"},                                                    \
+    {"lease_ttl_s", IM_CFG_INT, offsetof(type, common.lease_ttl_s), "5", 2, 300,                \
+     "TTL of the etcd registration lease: a dead process disappears after this"}
+
+typedef struct {
+    const char *service;      /* "im-logic" */
+    char instance[96];        /* resolved instance id */
+    im_etcd_t *etcd;
+    im_admin_t *admin;
+} im_daemon_t;
+
+/* Parses `-c FILE` (and -h) from argv, loads the config table, sets up logging and
+ * blocks SIGTERM/SIGINT/SIGPIPE for every thread created afterwards. Exits with a
+ * clear message on a bad config. */
+void im_daemon_config(const char *service, int argc, char **argv, const im_cfg_field_t *table,
+                      void *cfg, const im_common_cfg_t *common);
+/* Starts the admin port and connects etcd. */
+int im_daemon_init(im_daemon_t *d, const char *service, const im_common_cfg_t *c,
+                   im_admin_health_fn health, void *ud);
+/* Registers /im/services/{service}/{instance} with `addr` (host:port, "" if none). */
+int im_daemon_register(im_daemon_t *d, const im_common_cfg_t *c, const char *addr);
+/* Blocks until SIGTERM or SIGINT; returns the signal. */
+int im_daemon_wait(void);
+void im_daemon_fini(im_daemon_t *d);    /* deregisters, closes etcd, stops the admin port */
+
+/* A gRPC client whose endpoints follow /im/services/{service}/ in etcd. */
+typedef struct {
+    im_rpc_client_t *client;
+    im_etcd_watch_t *watch;
+} im_discovery_t;
+int im_discovery_init(im_discovery_t *dc, im_etcd_t *e, const char *service,
+                      const ProtobufCServiceDescriptor *svc);
+void im_discovery_fini(im_discovery_t *dc);
+
+#endif

@@ -1,0 +1,24 @@
+/* names.h — every Kafka topic, consumer group and Redis key format of cim, in one place. */
+#ifndef IM_NAMES_H
+#define IM_NAMES_H
+
+/* Kafka topics */
+#define IM_TOPIC_UPSTREAM "im-upstream-topic"            /* gateway -> logic, key = conversation id */
+#define IM_TOPIC_DOWNSTREAM_FMT "im-downstream-topic-%s" /* logic/task -> one gateway, %s = gateway_id */
+#define IM_TOPIC_TASK "im-task-topic"                    /* logic -> task */
+
+/* Kafka consumer groups */
+#define IM_GROUP_LOGIC "im-logic"
+#define IM_GROUP_TASK "im-task"
+#define IM_GROUP_GATEWAY_FMT "im-gateway-%s"             /* each gateway reads its own topic */
+
+/* Redis keys */
+#define IM_KEY_USER_INFO "user_info:%llu"                /* HASH: nickname, avatar_url, username */
+#define IM_KEY_USER_SESSION "user_session:%llu"          /* HASH: conn_id -> "{gateway_id} {device}" */
+#define IM_KEY_CONV_SEQ "conv_seq:%s"                    /* STRING: last allocated seq */
+#define IM_KEY_CONV_SEQ_LOCK "conv_seq_lock:%s"          /* STRING NX PX: re-seed lock */
+#define IM_KEY_GROUP_MEMBERS "group_members:%llu"        /* SET of user ids */
+#define IM_KEY_MSG_DEDUP "msg_dedup:%llu:%s"             /* STRING: "{msg_id} {seq} {created_at} {cid}" */
+#define IM_KEY_HOT_MESSAGES "hot_messages:%s"            /* ZSET: score seq, member = encoded message */
+
+#endif

@@ -1,0 +1,16 @@
+/* wire.h — client protocol v1 (docs/PROTOCOL.md) encodings shared by the daemons that
+ * speak to clients. Message ids go out as decimal strings: JavaScript numbers cannot
+ * hold 64 bits. */
+#ifndef IM_WIRE_H
+#define IM_WIRE_H
+
+#include <jansson.h>
+
+#include "common.pb-c.h"
+
+/* {msg_id,conversation_id,seq,sender_id,type,content,mentions,created_at,cmid}; new reference. */
+json_t *im_wire_message(const Im__Common__V1__Message *m);
+/* Compact JSON text of o; consumes the reference; caller frees with im_free. */
+char *im_wire_dump(json_t *o);
+
+#endif

@@ -1,0 +1,29 @@
+/* wire.c — JSON shapes of the client protocol. */
+#include "im/wire.h"
+#include "im/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+json_t *im_wire_message(const Im__Common__V1__Message *m)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)m->msg_id);
+    json_t *mentions = json_array();
+    for (size_t i = 0; i < m->n_mentions; i++)
+        json_array_append_new(mentions, json_integer((json_int_t)m->mentions[i]));
+    return json_pack("{s:s, s:s, s:I, s:I, s:i, s:s, s:o, s:I, s:s}", "msg_id", id,
+                     "conversation_id", m->conversation_id, "seq", (json_int_t)m->seq,
+                     "sender_id", (json_int_t)m->sender_id, "type", m->type, "content",
+                     m->content, "mentions", mentions, "created_at", (json_int_t)m->created_at,
+                     "cmid", m->cmid);
+}
+
+char *im_wire_dump(json_t *o)
+{
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    char *out = im_strdup(text ? text : "{}");
+    free(text);
+    return out;
+}

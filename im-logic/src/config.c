@@ -1,0 +1,36 @@
+/* config.c — every key of im-logic (see deploy/config/im-logic.conf). */
+#include <stddef.h>
+
+#include "logic.h"
+
+#define F(name, type, field, def, min, max, help) \
+    {name, type, offsetof(logic_config_t, field), def, min, max, help}
+
+const im_cfg_field_t logic_config_table[] = {
+    IM_COMMON_CFG_FIELDS(logic_config_t, 9201),
+    F("grpc_host", IM_CFG_STR, grpc_host, "127.0.0.1", 1, 0, "gRPC bind address"),
+    F("grpc_port", IM_CFG_INT, grpc_port, "9200", 0, 65535,
+      "gRPC port of im.logic.v1.Logic; 0 = any free port"),
+    F("rpc_threads", IM_CFG_INT, rpc_threads, "4", 1, 64, "gRPC worker threads"),
+    F("repo_timeout_ms", IM_CFG_INT, repo_timeout_ms, "3000", 10, 60000,
+      "Deadline of each call to im-repo"),
+    F("kafka_brokers", IM_CFG_STR, kafka_brokers, "127.0.0.1:9092", 1, 0,
+      "Kafka bootstrap brokers, host:port[,...]"),
+    F("upstream_partitions", IM_CFG_INT, upstream_partitions, "8", 1, 1024,
+      "Partitions of im-upstream-topic if this process creates it"),
+    F("batch_max", IM_CFG_INT, batch_max, "64", 1, 4096,
+      "Most upstream records taken and stored as one batch"),
+    F("redis_host", IM_CFG_STR, redis_host, "127.0.0.1", 1, 0, "Redis host"),
+    F("redis_port", IM_CFG_INT, redis_port, "6379", 1, 65535, "Redis port"),
+    F("redis_pool", IM_CFG_INT, redis_pool, "8", 1, 256, "Redis connections in the pool"),
+    F("jwt_secret", IM_CFG_STR, jwt_secret, NULL, 1, 0,
+      "HS256 secret of the login tokens; the gateways must have the same (required)"),
+    F("jwt_ttl_s", IM_CFG_INT, jwt_ttl_s, "86400", 60, 31536000, "Login token lifetime, seconds"),
+    F("hash_concurrency", IM_CFG_INT, hash_concurrency, "2", 1, 64,
+      "argon2id password hashes running at once (each takes 64 MiB)"),
+    F("max_content", IM_CFG_INT, max_content, "5000", 1, 65536,
+      "Longest message content, in characters"),
+    F("dedup_ttl_s", IM_CFG_INT, dedup_ttl_s, "86400", 60, 2592000,
+      "How long a send's outcome is cached in msg_dedup:{uid}:{cmid}"),
+    IM_CFG_END,
+};

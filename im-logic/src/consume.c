@@ -1,0 +1,97 @@
+/* consume.c — the `consume` thread: im-upstream-topic in batches, offsets stored after.
+ *
+ * A batch is up to batch_max records that are already waiting (the first poll blocks,
+ * the rest don't). Sends go through send.c together; ack/read/typing records through
+ * cursor.c. If the send pipeline fails (im-repo or Redis down) the same batch is retried
+ * with backoff, never skipped; offsets are stored only once it went through. */
+#include "im/log.h"
+#include "im/names.h"
+#include "logic.h"
+
+#include <string.h>
+#include <unistd.h>
+
+/* 1 if the batch went through, 0 if stopping cut it short. */
+static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
+{
+    logic_send_t *sends = im_calloc(n, sizeof *sends);
+    size_t ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        char trace[33];
+        im_traceparent_trace(recs[i].traceparent, trace);
+        Im__Mq__V1__Upstream *up = im__mq__v1__upstream__unpack(NULL, recs[i].len, recs[i].payload);
+        if (up == NULL) {
+            im_warn("upstream.bad_record", "partition=%d offset=%lld", recs[i].partition,
+                    (long long)recs[i].offset);
+            continue;
+        }
+        if (strcmp(up->op, "send") == 0) {
+            im__common__v1__message__init(&sends[ns].msg);
+            sends[ns].up = up;
+            memcpy(sends[ns].trace, trace, sizeof trace);
+            ns++;
+            continue;
+        }
+        im_trace_set(trace);
+        logic_cursor_handle(l, up, trace);
+        im_trace_set("");
+        im__mq__v1__upstream__free_unpacked(up, NULL);
+    }
+    int done = 1;
+    for (int backoff_ms = 50; ns && logic_send_batch(l, sends, ns) != IM_OK;) {
+        IM_LOG_RATELIMITED(5, IM_LOG_WARN, "send.batch_retry", "size=%zu backoff_ms=%d", ns, backoff_ms);
+        if (l->stopping) {   /* not stored: redelivered to whoever takes the partition */
+            done = 0;
+            break;
+        }
+        usleep((useconds_t)backoff_ms * 1000);
+        if (backoff_ms < 2000) backoff_ms *= 2;
+    }
+    for (size_t i = 0; i < ns; i++) im__mq__v1__upstream__free_unpacked(sends[i].up, NULL);
+    im_free(sends);
+    return done;
+}
+
+static void *consume_main(void *arg)
+{
+    logic_t *l = arg;
+    im_log_set_thread("consume");
+    im_kafka_msg_t *recs = im_calloc((size_t)l->cfg.batch_max, sizeof *recs);
+    while (!l->stopping) {
+        size_t n = 0;
+        if (im_kafka_consumer_poll(l->consumer, 100, &recs[0]) != IM_OK) continue;
+        n = 1;
+        while (n < (size_t)l->cfg.batch_max && im_kafka_consumer_poll(l->consumer, 0, &recs[n]) == IM_OK) n++;
+        if (run_batch(l, recs, n)) {
+            for (size_t i = 0; i < n; i++) im_kafka_consumer_done(l->consumer, &recs[i]);
+        } else {
+            for (size_t i = 0; i < n; i++) im_kafka_msg_release(&recs[i]);
+        }
+    }
+    im_free(recs);
+    return NULL;
+}
+
+int logic_consume_start(logic_t *l)
+{
+    l->m_sent = im_metric_new(IM_METRIC_COUNTER, "cim_logic_messages_stored_total", "Messages stored");
+    l->m_dups = im_metric_new(IM_METRIC_COUNTER, "cim_logic_duplicates_total", "Sends answered from dedup");
+    l->m_rejected = im_metric_new(IM_METRIC_COUNTER, "cim_logic_refused_total", "Sends refused");
+    l->m_pushed = im_metric_new(IM_METRIC_COUNTER, "cim_logic_downstream_total", "Downstream records produced");
+    l->m_offline = im_metric_new(IM_METRIC_COUNTER, "cim_logic_offline_tasks_total", "Offline-push tasks produced");
+    im_kafka_topic_ensure(l->cfg.kafka_brokers, IM_TOPIC_UPSTREAM, l->cfg.upstream_partitions, 10000);
+    im_kafka_topic_ensure(l->cfg.kafka_brokers, IM_TOPIC_TASK, 4, 10000);
+    const char *topics[] = {IM_TOPIC_UPSTREAM};
+    l->consumer = im_kafka_consumer_new(l->cfg.kafka_brokers, IM_GROUP_LOGIC, topics, 1);
+    if (l->consumer == NULL) return IM_EUNAVAIL;
+    pthread_create(&l->consume_thread, NULL, consume_main, l);
+    return IM_OK;
+}
+
+void logic_consume_stop(logic_t *l)
+{
+    l->stopping = 1;
+    pthread_join(l->consume_thread, NULL);
+    im_kafka_consumer_free(l->consumer);   /* commits stored offsets, leaves the group */
+    l->consumer = NULL;
+}

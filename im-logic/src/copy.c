@@ -1,0 +1,29 @@
+/* copy.c — deep copies of im-repo reply parts into a Logic call's arena, so the repo
+ * reply can be freed before the Logic reply is packed. */
+#include <string.h>
+
+#include "logic.h"
+
+Im__Common__V1__User *logic_copy_user(im_rpc_call_t *call, const Im__Common__V1__User *u)
+{
+    Im__Common__V1__User *c = im_rpc_alloc(call, sizeof *c);
+    im__common__v1__user__init(c);
+    c->user_id = u->user_id;
+    c->username = im_rpc_strdup(call, u->username);
+    c->nickname = im_rpc_strdup(call, u->nickname);
+    c->avatar_url = im_rpc_strdup(call, u->avatar_url);
+    c->created_at = u->created_at;
+    return c;
+}
+
+Im__Common__V1__Message *logic_copy_message(im_rpc_call_t *call, const Im__Common__V1__Message *m)
+{
+    Im__Common__V1__Message *c = im_rpc_alloc(call, sizeof *c);
+    *c = *m;
+    c->conversation_id = im_rpc_strdup(call, m->conversation_id);
+    c->content = im_rpc_strdup(call, m->content);
+    c->cmid = im_rpc_strdup(call, m->cmid);
+    c->mentions = im_rpc_alloc(call, (m->n_mentions + 1) * sizeof *c->mentions);
+    memcpy(c->mentions, m->mentions, m->n_mentions * sizeof *c->mentions);
+    return c;
+}

@@ -1,0 +1,29 @@
+/* frame.c — the JSON text frames logic sends to clients (client protocol v1). */
+#include "im/err.h"
+#include "im/wire.h"
+#include "logic.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+char *logic_frame_message(const Im__Common__V1__Message *m)
+{
+    return im_wire_dump(json_pack("{s:s, s:o}", "op", "msg", "message", im_wire_message(m)));
+}
+
+char *logic_frame_sent(const Im__Common__V1__Message *m)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)m->msg_id);
+    return im_wire_dump(json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "op", "sent", "cmid", m->cmid,
+                          "msg_id", id, "conversation_id", m->conversation_id, "seq",
+                          (json_int_t)m->seq, "created_at", (json_int_t)m->created_at));
+}
+
+char *logic_frame_error(const char *code, const char *message, const char *cmid)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s}", "op", "error", "code", code, "message", message);
+    if (cmid && *cmid) json_object_set_new(o, "cmid", json_string(cmid));
+    return im_wire_dump(o);
+}

@@ -1,0 +1,149 @@
+/* logic.h — im-logic: the business rules of cim.
+ *
+ * DESIGN
+ *   Threads:
+ *     `consume`  the im-logic consumer group on im-upstream-topic: takes a batch of
+ *                records, runs the send pipeline on it, then stores the offsets
+ *                (at-least-once; the pipeline is idempotent through dedup).
+ *     `rpc-N`    gRPC workers serving im.logic.v1.Logic (accounts, reads) for gateways.
+ *     main, `admin`, the etcd keepalive and the watch thread of the im-repo client.
+ *
+ *   Send path (one record = one client `send`):
+ *     im-upstream-topic -> [consume] consume.c -> send.c:
+ *        validate + recipient exists (im-repo GetUsers)
+ *        -> dedup.c   msg_dedup:{uid}:{cmid} hit? ack again, stop
+ *        -> seq.c     INCR conv_seq:{cid} (re-seeded from MySQL under a lock if missing)
+ *        -> snowflake msg id
+ *        -> im-repo SaveMessages (one transaction per batch)   persist before push
+ *        -> dedup.c   cache the outcome
+ *        -> push.c    `sent` to the sender's connection, `msg` to every connection of
+ *                     the recipient and the sender's other ones, grouped per gateway,
+ *                     -produce-> im-downstream-topic-{gateway_id}
+ *                     recipient offline -produce-> im-task-topic (offline push)
+ *   Cursor path: `ack`/`read` records -> cursor.c -> im-repo UpdateCursor -> receipt
+ *   Gateway calls: gateway -grpc-> [rpc-N] rpc.c -> handle_<method>.c -grpc-> im-repo
+ */
+#ifndef IM_LOGIC_H
+#define IM_LOGIC_H
+
+#include <pthread.h>
+
+#include "im/daemon.h"
+#include "im/kafka.h"
+#include "im/metrics.h"
+#include "im/redis.h"
+#include "im/rpc.h"
+#include "im/snowflake.h"
+#include "logic.pb-c.h"
+#include "mq.pb-c.h"
+#include "repo.pb-c.h"
+
+typedef struct {
+    im_common_cfg_t common;
+    char *grpc_host;         /* gRPC bind address */
+    int grpc_port;           /* gRPC port of im.logic.v1.Logic (0 = any) */
+    int rpc_threads;         /* gRPC worker threads */
+    int repo_timeout_ms;     /* deadline of each call to im-repo */
+    char *kafka_brokers;
+    int upstream_partitions; /* partitions of im-upstream-topic when this creates it */
+    int batch_max;           /* most upstream records handled as one batch */
+    char *redis_host;
+    int redis_port;
+    int redis_pool;
+    char *jwt_secret;        /* HS256 key shared with the gateways */
+    int jwt_ttl_s;           /* token lifetime */
+    int hash_concurrency;    /* argon2id hashes at once (64 MiB each) */
+    int max_content;         /* longest message content, in characters */
+    int dedup_ttl_s;         /* how long msg_dedup:{uid}:{cmid} outcomes are cached */
+} logic_config_t;
+
+typedef struct {
+    logic_config_t cfg;
+    im_daemon_t daemon;             /* identity, etcd, admin port */
+    im_rpc_server_t *rpc;           /* im.logic.v1.Logic */
+    im_discovery_t repo;            /* im-repo client, endpoints from etcd */
+    im_redis_pool_t *redis;         /* dedup, seq, sessions */
+    im_kafka_producer_t *producer;  /* downstream and task topics */
+    im_kafka_consumer_t *consumer;  /* group im-logic on im-upstream-topic */
+    im_snowflake_t ids;             /* worker id leased from etcd */
+    pthread_t consume_thread;
+    volatile int stopping;
+    im_metric_t *m_sent;            /* messages stored */
+    im_metric_t *m_dups;            /* sends answered from dedup */
+    im_metric_t *m_rejected;        /* sends refused (bad input, unknown user) */
+    im_metric_t *m_pushed;          /* downstream records produced */
+    im_metric_t *m_offline;         /* offline-push tasks produced */
+} logic_t;
+
+/* One client `send` going through the pipeline ([consume] only). */
+typedef struct {
+    Im__Mq__V1__Upstream *up;       /* the record, unpacked; owned */
+    char trace[33];
+    const char *error;              /* client error code if refused, else NULL */
+    const char *error_msg;
+    int duplicate;                  /* answered from dedup (cache or MySQL) */
+    char cid[64];                   /* conversation id */
+    uint64_t members[2];
+    Im__Common__V1__Message msg;    /* the message as stored; strings point into up and cid */
+} logic_send_t;
+
+/* ---- config.c ---- */
+extern const im_cfg_field_t logic_config_table[];
+
+/* ---- rpc.c ---- */
+int logic_rpc_start(logic_t *l);
+/* Calls im-repo with the logic deadline; frees nothing. *resp as im_rpc_client_call. */
+int logic_repo_call(logic_t *l, const char *method, const ProtobufCMessage *req,
+                    ProtobufCMessage **resp);
+
+/* ---- consume.c ---- */
+int logic_consume_start(logic_t *l);
+void logic_consume_stop(logic_t *l);
+
+/* ---- send.c: the send pipeline over a batch ---- */
+/* IM_OK when every item is finished (stored, deduped or refused, and answered);
+ * an error means nothing may be committed: the caller retries the batch. */
+int logic_send_batch(logic_t *l, logic_send_t *items, size_t n);
+
+/* ---- dedup.c ---- */
+void logic_dedup_lookup(logic_t *l, logic_send_t *items, size_t n);
+void logic_dedup_store(logic_t *l, logic_send_t *items, size_t n);
+
+/* ---- seq.c ---- */
+int logic_seq_next(logic_t *l, const char *cid, uint64_t *seq);
+int logic_seq_raise(logic_t *l, const char *cid);   /* after a seq conflict: counter >= MySQL max */
+
+/* ---- push.c ---- */
+void logic_push_sent(logic_t *l, const logic_send_t *it);
+void logic_push_error(logic_t *l, const logic_send_t *it);
+void logic_push_message(logic_t *l, const logic_send_t *it);
+/* A frame to every connection of `user_id` (except one connection, may be NULL). */
+void logic_push_user(logic_t *l, uint64_t user_id, const char *except_conn, const char *frame,
+                     const char *trace);
+
+/* ---- frame.c: client frames (JSON) ---- */
+char *logic_frame_message(const Im__Common__V1__Message *m);     /* {"op":"msg",...}; im_free */
+char *logic_frame_sent(const Im__Common__V1__Message *m);
+char *logic_frame_error(const char *code, const char *message, const char *cmid);
+
+/* ---- copy.c: im-repo replies into the Logic call's arena ---- */
+Im__Common__V1__User *logic_copy_user(im_rpc_call_t *call, const Im__Common__V1__User *u);
+Im__Common__V1__Message *logic_copy_message(im_rpc_call_t *call, const Im__Common__V1__Message *m);
+
+/* ---- cursor.c: ack / read / typing records ---- */
+void logic_cursor_handle(logic_t *l, const Im__Mq__V1__Upstream *up, const char *trace);
+
+/* ---- handle_<method>.c: im.logic.v1.Logic ---- */
+#define LOGIC_HANDLER(name)                                                             \
+    grpc_status_code name(im_rpc_call_t *call, const ProtobufCMessage *req,             \
+                          ProtobufCMessage *resp, void *ud)
+LOGIC_HANDLER(logic_handle_ping);
+LOGIC_HANDLER(logic_handle_register);
+LOGIC_HANDLER(logic_handle_login);
+LOGIC_HANDLER(logic_handle_get_me);
+LOGIC_HANDLER(logic_handle_search_users);
+LOGIC_HANDLER(logic_handle_list_conversations);
+LOGIC_HANDLER(logic_handle_get_messages);
+LOGIC_HANDLER(logic_handle_update_cursor);
+
+#endif

@@ -1,0 +1,123 @@
+/* push.c — frames to connections, through each gateway's downstream topic.
+ *
+ * user_session:{uid} maps each of a user's connections to its gateway. A frame for a
+ * user becomes one Downstream record per gateway that holds one of their connections;
+ * the gateway fans it out to that user's connections there. A recipient with no
+ * connection anywhere gets an offline-push task instead. */
+#include "im/log.h"
+#include "im/names.h"
+#include "logic.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_GATEWAYS 64
+
+static void produce_downstream(logic_t *l, const char *gateway_id, Im__Mq__V1__Target *target,
+                               const char *key, const char *frame, const char *trace)
+{
+    Im__Mq__V1__Downstream d = IM__MQ__V1__DOWNSTREAM__INIT;
+    Im__Mq__V1__Target *targets[1] = {target};
+    d.n_targets = 1;
+    d.targets = targets;
+    d.frame.data = (uint8_t *)frame;
+    d.frame.len = strlen(frame);
+    size_t len = im__mq__v1__downstream__get_packed_size(&d);
+    uint8_t *buf = im_malloc(len);
+    im__mq__v1__downstream__pack(&d, buf);
+    char topic[160], tp[56];
+    snprintf(topic, sizeof topic, IM_TOPIC_DOWNSTREAM_FMT, gateway_id);
+    im_traceparent_format(tp, trace);
+    if (im_kafka_producer_send(l->producer, topic, key, strlen(key), buf, len, tp, NULL) == IM_OK)
+        im_metric_add(l->m_pushed, 1);
+    im_free(buf);
+}
+
+/* The distinct gateways holding a connection of user_id (other than except_conn). */
+static size_t user_gateways(logic_t *l, uint64_t user_id, const char *except_conn,
+                            char gws[][96], size_t max)
+{
+    redisReply *r = im_redis_cmd(l->redis, "HGETALL " IM_KEY_USER_SESSION, (unsigned long long)user_id);
+    size_t n = 0;
+    if (r && r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+            const char *conn = r->element[i]->str, *gw = r->element[i + 1]->str;
+            if (except_conn && strcmp(conn, except_conn) == 0) continue;
+            size_t k = 0;
+            while (k < n && strcmp(gws[k], gw) != 0) k++;
+            if (k == n && n < max) snprintf(gws[n++], 96, "%s", gw);
+        }
+    }
+    if (r) freeReplyObject(r);
+    return n;
+}
+
+void logic_push_user(logic_t *l, uint64_t user_id, const char *except_conn, const char *frame,
+                     const char *trace)
+{
+    char gws[MAX_GATEWAYS][96];
+    size_t n = user_gateways(l, user_id, except_conn, gws, MAX_GATEWAYS);
+    Im__Mq__V1__Target t = IM__MQ__V1__TARGET__INIT;
+    t.user_id = user_id;
+    t.except_conn_id = (char *)(except_conn ? except_conn : "");
+    char key[24];
+    snprintf(key, sizeof key, "%llu", (unsigned long long)user_id);
+    for (size_t i = 0; i < n; i++) produce_downstream(l, gws[i], &t, key, frame, trace);
+}
+
+static void to_conn(logic_t *l, const logic_send_t *it, const char *frame)
+{
+    Im__Mq__V1__Target t = IM__MQ__V1__TARGET__INIT;
+    t.user_id = it->up->user_id;
+    t.conn_id = it->up->conn_id;
+    produce_downstream(l, it->up->gateway_id, &t, it->up->conn_id, frame, it->trace);
+}
+
+void logic_push_sent(logic_t *l, const logic_send_t *it)
+{
+    char *frame = logic_frame_sent(&it->msg);
+    to_conn(l, it, frame);
+    im_free(frame);
+}
+
+void logic_push_error(logic_t *l, const logic_send_t *it)
+{
+    char *frame = logic_frame_error(it->error, it->error_msg, it->up->cmid);
+    to_conn(l, it, frame);
+    im_free(frame);
+}
+
+static void offline_task(logic_t *l, const logic_send_t *it, uint64_t user_id)
+{
+    Im__Mq__V1__Task t = IM__MQ__V1__TASK__INIT;
+    t.kind = "offline_push";
+    t.user_id = user_id;
+    t.message = (Im__Common__V1__Message *)&it->msg;
+    size_t len = im__mq__v1__task__get_packed_size(&t);
+    uint8_t *buf = im_malloc(len);
+    im__mq__v1__task__pack(&t, buf);
+    char key[24], tp[56];
+    snprintf(key, sizeof key, "%llu", (unsigned long long)user_id);
+    im_traceparent_format(tp, it->trace);
+    if (im_kafka_producer_send(l->producer, IM_TOPIC_TASK, key, strlen(key), buf, len, tp, NULL) == IM_OK)
+        im_metric_add(l->m_offline, 1);
+    im_free(buf);
+    im_info("push.offline", "user=%llu cid=%s seq=%llu", (unsigned long long)user_id, it->cid,
+            (unsigned long long)it->msg.seq);
+}
+
+void logic_push_message(logic_t *l, const logic_send_t *it)
+{
+    char *frame = logic_frame_message(&it->msg);
+    uint64_t to = it->up->to_user;
+    char gws[MAX_GATEWAYS][96];
+    size_t n = user_gateways(l, to, NULL, gws, MAX_GATEWAYS);
+    Im__Mq__V1__Target t = IM__MQ__V1__TARGET__INIT;
+    t.user_id = to;
+    for (size_t i = 0; i < n; i++) produce_downstream(l, gws[i], &t, it->cid, frame, it->trace);
+    if (n == 0) offline_task(l, it, to);
+    logic_push_user(l, it->up->user_id, it->up->conn_id, frame, it->trace);   /* my other devices */
+    im_info("push.routed", "cid=%s seq=%llu to=%llu gateways=%zu", it->cid,
+            (unsigned long long)it->msg.seq, (unsigned long long)to, n);
+    im_free(frame);
+}

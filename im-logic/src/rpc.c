@@ -1,0 +1,41 @@
+/* rpc.c — binds im.logic.v1.Logic's methods to their handlers; the im-repo call helper. */
+#include "logic.h"
+#include "im/log.h"
+
+#include <stdio.h>
+
+static const im_rpc_method_t methods[] = {
+    {"Ping", logic_handle_ping},
+    {"RegisterUser", logic_handle_register},
+    {"LoginUser", logic_handle_login},
+    {"GetMe", logic_handle_get_me},
+    {"SearchUsers", logic_handle_search_users},
+    {"ListConversations", logic_handle_list_conversations},
+    {"GetMessages", logic_handle_get_messages},
+    {"UpdateCursor", logic_handle_update_cursor},
+    {NULL, NULL},
+};
+
+int logic_rpc_start(logic_t *l)
+{
+    char addr[128];
+    snprintf(addr, sizeof addr, "%s:%d", l->cfg.grpc_host, l->cfg.grpc_port);
+    l->rpc = im_rpc_server_new(addr, l->cfg.rpc_threads);
+    im_rpc_server_add_service(l->rpc, &im__logic__v1__logic__descriptor, methods, l);
+    int rc = im_rpc_server_start(l->rpc);
+    if (rc == IM_OK)
+        im_info("rpc.listening", "addr=%s:%d", l->cfg.grpc_host, im_rpc_server_port(l->rpc));
+    return rc;
+}
+
+int logic_repo_call(logic_t *l, const char *method, const ProtobufCMessage *req,
+                    ProtobufCMessage **resp)
+{
+    im_rpc_status_t st;
+    int rc = im_rpc_client_call(l->repo.client, method, req, resp, l->cfg.repo_timeout_ms,
+                                im_trace_get(), &st);
+    if (rc != IM_OK)
+        IM_LOG_RATELIMITED(2, IM_LOG_WARN, "repo.call_failed", "method=%s err=\"%s\" status=%d detail=\"%s\"",
+                           method, im_strerror(rc), (int)st.code, st.message);
+    return rc;
+}

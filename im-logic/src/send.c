@@ -1,0 +1,181 @@
+/* send.c — the send pipeline over one batch of upstream `send` records ([consume]).
+ *
+ * validate -> recipients exist -> dedup lookup -> seq + snowflake id -> SaveMessages
+ * (one transaction) -> dedup store -> ack + push. Nothing is acked or pushed before
+ * its row is committed. An error before the commit returns non-OK and the caller
+ * retries the batch (already stored items then come back as duplicates). */
+#include "im/log.h"
+#include "im/text.h"
+#include "logic.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define SEQ_CONFLICT_RETRIES 3
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void refuse(logic_send_t *it, const char *code, const char *msg)
+{
+    it->error = code;
+    it->error_msg = msg;
+}
+
+static void validate(logic_t *l, logic_send_t *it)
+{
+    const Im__Mq__V1__Upstream *up = it->up;
+    size_t clen = strlen(up->content);
+    if (!up->cmid[0] || strlen(up->cmid) > 64) refuse(it, "invalid_argument", "cmid must be 1..64 characters");
+    else if (up->to_user == 0) refuse(it, "invalid_argument", "missing recipient");
+    else if (up->to_user == up->user_id) refuse(it, "invalid_argument", "cannot send to yourself");
+    else if (up->type != 1 && up->type != 2 && up->type != 3) refuse(it, "invalid_argument", "unknown message type");
+    else if (clen == 0) refuse(it, "invalid_argument", "empty content");
+    else if (!im_utf8_valid(up->content, clen)) refuse(it, "invalid_argument", "content is not UTF-8");
+    else if (im_utf8_chars(up->content, clen) > (size_t)l->cfg.max_content) refuse(it, "too_large", "content too long");
+    if (it->error) return;
+    uint64_t a = up->user_id < up->to_user ? up->user_id : up->to_user;
+    uint64_t b = up->user_id < up->to_user ? up->to_user : up->user_id;
+    snprintf(it->cid, sizeof it->cid, "s_%llu_%llu", (unsigned long long)a, (unsigned long long)b);
+    it->members[0] = a;
+    it->members[1] = b;
+    it->msg.conversation_id = it->cid;
+    it->msg.sender_id = up->user_id;
+    it->msg.type = up->type;
+    it->msg.content = up->content;
+    it->msg.cmid = up->cmid;
+}
+
+/* Refuses items whose recipient does not exist (one GetUsers for the batch). */
+static int check_recipients(logic_t *l, logic_send_t *items, size_t n)
+{
+    Im__Repo__V1__GetUsersRequest req = IM__REPO__V1__GET_USERS_REQUEST__INIT;
+    uint64_t *ids = im_calloc(n, sizeof *ids);
+    for (size_t i = 0; i < n; i++)
+        if (!items[i].error) ids[req.n_user_ids++] = items[i].up->to_user;
+    req.user_ids = ids;
+    int rc = IM_OK;
+    if (req.n_user_ids) {
+        ProtobufCMessage *resp = NULL;
+        rc = logic_repo_call(l, "GetUsers", &req.base, &resp);
+        Im__Repo__V1__GetUsersReply *r = (void *)resp;
+        for (size_t i = 0; rc == IM_OK && i < n; i++) {
+            if (items[i].error) continue;
+            int known = 0;
+            for (size_t k = 0; k < r->n_users && !known; k++)
+                known = r->users[k]->user_id == items[i].up->to_user;
+            if (!known) refuse(&items[i], "not_found", "no such user");
+        }
+        if (resp) protobuf_c_message_free_unpacked(resp, NULL);
+    }
+    im_free(ids);
+    return rc;
+}
+
+static int assign(logic_t *l, logic_send_t *it)
+{
+    int rc = logic_seq_next(l, it->cid, &it->msg.seq);
+    if (rc != IM_OK) return rc;
+    it->msg.msg_id = im_snowflake_next(&l->ids);
+    it->msg.created_at = now_ms();
+    return IM_OK;
+}
+
+/* SaveMessages for the items that still need storing. *conflicts counts items whose
+ * seq was taken (their counter is raised; the caller assigns and saves them again). */
+static int save(logic_t *l, logic_send_t *items, size_t n, size_t *conflicts)
+{
+    Im__Repo__V1__SaveItem *store = im_calloc(n, sizeof *store);
+    Im__Repo__V1__SaveItem **ptrs = im_calloc(n, sizeof *ptrs);
+    size_t *idx = im_calloc(n, sizeof *idx), m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].error || items[i].duplicate || items[i].msg.seq == 0) continue;
+        im__repo__v1__save_item__init(&store[m]);
+        store[m].message = &items[i].msg;
+        store[m].n_members = 2;
+        store[m].members = items[i].members;
+        store[m].trace = items[i].trace;
+        ptrs[m] = &store[m];
+        idx[m++] = i;
+    }
+    Im__Repo__V1__SaveMessagesRequest req = IM__REPO__V1__SAVE_MESSAGES_REQUEST__INIT;
+    req.n_items = m;
+    req.items = ptrs;
+    ProtobufCMessage *resp = NULL;
+    int rc = m ? logic_repo_call(l, "SaveMessages", &req.base, &resp) : IM_OK;
+    Im__Repo__V1__SaveMessagesReply *r = (void *)resp;
+    if (rc == IM_OK && m && r->n_results != m) rc = IM_EPROTO;
+    *conflicts = 0;
+    for (size_t k = 0; rc == IM_OK && k < m; k++) {
+        logic_send_t *it = &items[idx[k]];
+        const Im__Repo__V1__SaveResult *res = r->results[k];
+        if (res->seq_conflict) {
+            it->msg.seq = 0;                /* to be assigned again */
+            logic_seq_raise(l, it->cid);
+            ++*conflicts;
+        } else if (res->duplicate) {
+            it->duplicate = 1;
+            it->msg.msg_id = res->message->msg_id;
+            it->msg.seq = res->message->seq;
+            it->msg.created_at = res->message->created_at;
+        } else {
+            im_trace_set(it->trace);
+            im_info("msg.stored", "cid=%s seq=%llu msg_id=%llu sender=%llu", it->cid,
+                    (unsigned long long)it->msg.seq, (unsigned long long)it->msg.msg_id,
+                    (unsigned long long)it->msg.sender_id);
+            im_trace_set("");
+        }
+    }
+    if (resp) protobuf_c_message_free_unpacked(resp, NULL);
+    im_free(store);
+    im_free(ptrs);
+    im_free(idx);
+    return rc;
+}
+
+int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) validate(l, &items[i]);
+    int rc = check_recipients(l, items, n);
+    if (rc != IM_OK) return rc;
+    logic_dedup_lookup(l, items, n);
+
+    size_t conflicts = 0;
+    int round = 0;
+    do {
+        for (size_t i = 0; i < n; i++)
+            if (!items[i].error && !items[i].duplicate && items[i].msg.seq == 0 &&
+                (rc = assign(l, &items[i])) != IM_OK)
+                return rc;
+        if ((rc = save(l, items, n, &conflicts)) != IM_OK) return rc;
+    } while (conflicts && ++round < SEQ_CONFLICT_RETRIES);
+    if (conflicts) return IM_EINTERNAL;
+
+    logic_dedup_store(l, items, n);
+    for (size_t i = 0; i < n; i++) {
+        logic_send_t *it = &items[i];
+        im_trace_set(it->trace);
+        if (it->error) {
+            im_metric_add(l->m_rejected, 1);
+            im_info("msg.refused", "user=%llu cmid=%s code=%s", (unsigned long long)it->up->user_id,
+                    it->up->cmid, it->error);
+            logic_push_error(l, it);
+        } else if (it->duplicate) {
+            im_metric_add(l->m_dups, 1);
+            im_info("msg.duplicate", "user=%llu cmid=%s msg_id=%llu", (unsigned long long)it->up->user_id,
+                    it->up->cmid, (unsigned long long)it->msg.msg_id);
+            logic_push_sent(l, it);
+        } else {
+            im_metric_add(l->m_sent, 1);
+            logic_push_sent(l, it);
+            logic_push_message(l, it);
+        }
+        im_trace_set("");
+    }
+    return IM_OK;
+}

@@ -1,0 +1,86 @@
+/* seq.c — per-conversation seq from Redis `conv_seq:{cid}`.
+ *
+ * The counter is incremented only if it exists. A missing key (Redis restarted, flushed,
+ * evicted) is re-seeded from MAX(seq) in MySQL (asked of im-repo) under a short lock,
+ * so seq never goes backwards or repeats; UNIQUE(conversation_id, seq) is the last guard
+ * and a conflict there raises the counter to the stored max (logic_seq_raise). */
+#include "im/log.h"
+#include "im/names.h"
+#include "logic.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define INCR_IF_EXISTS \
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCR', KEYS[1]) end return -1"
+#define RAISE_TO \
+    "local c = tonumber(redis.call('GET', KEYS[1]) or '0') " \
+    "if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end return 1"
+#define UNLOCK \
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+static int repo_max_seq(logic_t *l, const char *cid, uint64_t *max)
+{
+    Im__Repo__V1__GetMaxSeqRequest req = IM__REPO__V1__GET_MAX_SEQ_REQUEST__INIT;
+    req.conversation_id = (char *)cid;
+    ProtobufCMessage *resp = NULL;
+    int rc = logic_repo_call(l, "GetMaxSeq", &req.base, &resp);
+    if (rc != IM_OK) return rc;
+    *max = ((Im__Repo__V1__GetMaxSeqReply *)resp)->max_seq;
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return IM_OK;
+}
+
+/* Sets the counter to MySQL's max if it is missing or lower. mode NX: only if missing. */
+static int seed(logic_t *l, const char *cid, int only_if_missing)
+{
+    char key[128], lock[128];
+    snprintf(key, sizeof key, IM_KEY_CONV_SEQ, cid);
+    snprintf(lock, sizeof lock, IM_KEY_CONV_SEQ_LOCK, cid);
+    redisReply *r = im_redis_cmd(l->redis, "SET %s %s NX PX 5000", lock, l->daemon.instance);
+    int locked = r && r->type == REDIS_REPLY_STATUS;
+    if (r) freeReplyObject(r);
+    if (!locked) {          /* someone else is seeding: let them finish */
+        usleep(2000);
+        return IM_OK;
+    }
+    uint64_t max = 0;
+    int rc = repo_max_seq(l, cid, &max);
+    if (rc == IM_OK) {
+        r = only_if_missing ? im_redis_cmd(l->redis, "SET %s %llu NX", key, (unsigned long long)max)
+                            : im_redis_cmd(l->redis, "EVAL %s 1 %s %llu", RAISE_TO, key,
+                                           (unsigned long long)max);
+        rc = r ? IM_OK : IM_EUNAVAIL;
+        if (r) freeReplyObject(r);
+        im_info("seq.seeded", "cid=%s max_seq=%llu", cid, (unsigned long long)max);
+    }
+    r = im_redis_cmd(l->redis, "EVAL %s 1 %s %s", UNLOCK, lock, l->daemon.instance);
+    if (r) freeReplyObject(r);
+    return rc;
+}
+
+int logic_seq_next(logic_t *l, const char *cid, uint64_t *seq)
+{
+    char key[128];
+    snprintf(key, sizeof key, IM_KEY_CONV_SEQ, cid);
+    for (int attempt = 0; attempt < 50; attempt++) {
+        redisReply *r = im_redis_cmd(l->redis, "EVAL %s 1 %s", INCR_IF_EXISTS, key);
+        if (r == NULL) return IM_EUNAVAIL;
+        long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -2;
+        freeReplyObject(r);
+        if (v > 0) {
+            *seq = (uint64_t)v;
+            return IM_OK;
+        }
+        if (v == -2) return IM_EIO;
+        int rc = seed(l, cid, 1);
+        if (rc != IM_OK) return rc;
+    }
+    return IM_ETIMEOUT;
+}
+
+int logic_seq_raise(logic_t *l, const char *cid)
+{
+    return seed(l, cid, 0);
+}

@@ -1,0 +1,95 @@
+/* repo.h — im-repo: the only process that opens MySQL; cache-aside Redis keys.
+ *
+ * DESIGN
+ *   Threads: main (config, start, wait for SIGTERM, stop); `rpc-N` gRPC workers
+ *   (rpc_threads of them) running every handler; `admin`; etcd keepalive.
+ *   Handlers are synchronous: each takes a MySQL connection from the pool for the
+ *   length of one call, so the pool size bounds the database concurrency.
+ *
+ *   Message path through this daemon:
+ *     im-logic -grpc-> [rpc-N] rpc.c -> handle_save_messages.c -> MySQL (one txn per batch)
+ *                                                             -> Redis hot_messages:{cid}
+ *   Reads (sync, history, conversation list):
+ *     im-logic -grpc-> [rpc-N] rpc.c -> handle_get_messages.c -> Redis hot cache | MySQL
+ */
+#ifndef IM_REPO_H
+#define IM_REPO_H
+
+#include "im/daemon.h"
+#include "im/mysql.h"
+#include "im/redis.h"
+#include "im/rpc.h"
+#include "repo.pb-c.h"
+
+typedef struct {
+    im_common_cfg_t common;
+    int grpc_port;           /* gRPC listen port (0 = any) */
+    char *grpc_host;         /* gRPC bind address */
+    int rpc_threads;         /* gRPC worker threads */
+    char *mysql_host;
+    int mysql_port;
+    char *mysql_user;
+    char *mysql_password;
+    char *mysql_db;
+    int mysql_pool;          /* MySQL connections (bounds DB concurrency) */
+    char *redis_host;
+    int redis_port;
+    int redis_pool;
+    int hot_messages;        /* how many recent messages hot_messages:{cid} keeps */
+} repo_config_t;
+
+typedef struct {
+    repo_config_t cfg;
+    im_daemon_t daemon;      /* identity, etcd, admin port */
+    im_rpc_server_t *rpc;    /* im.repo.v1.Repo */
+    im_mysql_pool_t *db;
+    im_redis_pool_t *redis;
+} repo_t;
+
+/* ---- config.c ---- */
+extern const im_cfg_field_t repo_config_table[];
+
+/* ---- rpc.c ---- */
+int repo_rpc_start(repo_t *r);
+
+/* Every Repo method is a handler of this shape, one file each (handle_<method>.c). */
+#define REPO_HANDLER(name)                                                              \
+    grpc_status_code name(im_rpc_call_t *call, const ProtobufCMessage *req,             \
+                          ProtobufCMessage *resp, void *ud)
+REPO_HANDLER(repo_handle_ping);
+REPO_HANDLER(repo_handle_create_user);
+REPO_HANDLER(repo_handle_get_user_by_name);
+REPO_HANDLER(repo_handle_get_users);
+REPO_HANDLER(repo_handle_search_users);
+REPO_HANDLER(repo_handle_save_messages);
+REPO_HANDLER(repo_handle_get_max_seq);
+REPO_HANDLER(repo_handle_get_messages);
+REPO_HANDLER(repo_handle_list_conversations);
+REPO_HANDLER(repo_handle_update_cursor);
+
+/* ---- rows.c: MySQL rows -> protobuf messages in the call's arena ---- */
+/* The columns every message query selects, in the order repo_row_message() reads them. */
+#define REPO_MSG_COLS                                                                     \
+    "m.id, m.conversation_id, m.sender_id, m.client_msg_id, m.message_type, m.content, " \
+    "m.seq, CAST(UNIX_TIMESTAMP(m.created_at) * 1000 AS UNSIGNED)"
+#define REPO_MSG_NCOLS 8
+#define REPO_USER_COLS "u.id, u.username, u.nickname, u.avatar_url, UNIX_TIMESTAMP(u.created_at)"
+#define REPO_USER_NCOLS 5
+Im__Common__V1__Message *repo_row_message(im_rpc_call_t *call, char **cols);
+Im__Common__V1__User *repo_row_user(im_rpc_call_t *call, char **cols);
+uint64_t repo_u64(const char *s);    /* NULL -> 0 */
+
+/* ---- access.c: who may read a conversation ---- */
+/* IM_OK if user_id takes part in conversation cid, IM_EFORBIDDEN if not. */
+int repo_can_read(repo_t *r, MYSQL *m, uint64_t user_id, const char *cid);
+/* Single chat `s_{a}_{b}`: sets the two users; IM_EINVAL if cid is not one. */
+int repo_single_members(const char *cid, uint64_t *a, uint64_t *b);
+
+/* ---- hot.c: the hot_messages:{cid} ZSET (recent messages, score = seq) ---- */
+void repo_hot_add(repo_t *r, Im__Common__V1__Message *const *msgs, size_t n);
+/* Messages with seq in (after_seq, ...] up to limit, only if the cache holds the whole
+ * contiguous run from after_seq + 1; returns the count, or -1 for "ask MySQL". */
+int repo_hot_range(repo_t *r, im_rpc_call_t *call, const char *cid, uint64_t after_seq,
+                   uint32_t limit, Im__Common__V1__Message ***out);
+
+#endif

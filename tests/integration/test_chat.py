@@ -1,0 +1,323 @@
+"""Single chat end to end: real gateways, logic, repo, task over real Kafka, Redis, MySQL."""
+import base64
+import json
+import os
+import re
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+import websocket
+
+from client import Client, cid_of
+from cluster import http, wait_for
+
+
+def uname(prefix):
+    return "%s_%s" % (prefix, uuid.uuid4().hex[:8])
+
+
+class Webhook:
+    """A real HTTP endpoint that records the offline pushes im-task POSTs."""
+
+    def __init__(self):
+        self.posts = []
+        hook = self
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", 0))
+                hook.posts.append(json.loads(self.rfile.read(n)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/push" % self.server.server_port
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def chat(infra):
+    hook = Webhook()
+    infra.start("im-repo", "repo-1")
+    logics = [infra.start("im-logic", "logic-%d" % i, CIM_BATCH_MAX=64) for i in (1, 2)]
+    gws = [infra.start("im-gateway", "gw-%d" % i, CIM_SEND_RATE=100000, CIM_SEND_BURST=100000,
+                       CIM_MAX_FRAME=4096, CIM_HEARTBEAT_S=30) for i in (1, 2)]
+    infra.start("im-task", "task-1", CIM_PUSH_PROVIDER="webhook", CIM_WEBHOOK_URL=hook.url)
+    for g in gws:
+        wait_for("gateway ready", lambda g=g: http("GET", g.url + "/api/ping")[0] == 200)
+    yield {"infra": infra, "gws": gws, "logics": logics, "hook": hook}
+    infra.stop_daemons()
+    hook.close()
+
+
+def pair(chat):
+    a = Client(chat["gws"][0].url, uname("alice"))
+    b = Client(chat["gws"][1].url, uname("bob"))
+    a.connect()
+    b.connect()
+    return a, b
+
+
+def stored(infra, cid):
+    return infra.sql("SELECT seq, sender_id, client_msg_id, content FROM messages "
+                     "WHERE conversation_id = '%s' ORDER BY seq" % cid)
+
+
+def test_two_gateways_exchange_both_ways_in_seq_order(chat):
+    a, b = pair(chat)
+    cid = cid_of(a.user_id, b.user_id)
+    sent = []
+    for i in range(10):
+        sender, receiver = (a, b) if i % 2 == 0 else (b, a)
+        cmid = sender.send(receiver.user_id, "hello %d 你好 🙂" % i)
+        ack = sender.expect("sent", where=lambda f, c=cmid: f["cmid"] == c)
+        assert ack["conversation_id"] == cid and isinstance(ack["msg_id"], str)
+        got = receiver.expect("msg", where=lambda f, c=cmid: f["message"]["cmid"] == c)["message"]
+        assert got["content"] == "hello %d 你好 🙂" % i
+        assert got["seq"] == ack["seq"] and got["msg_id"] == ack["msg_id"]
+        assert got["sender_id"] == sender.user_id
+        sent.append(ack["seq"])
+    assert sent == sorted(sent) and len(set(sent)) == 10
+    rows = stored(chat["infra"], cid)
+    assert [int(r[0]) for r in rows] == sent               # exactly one row per message
+    # the conversation list shows it with the last message and unread count
+    status, body = b.get("/api/conversations")
+    conv = [c for c in body["conversations"] if c["conversation_id"] == cid][0]
+    assert conv["peer"]["user_id"] == a.user_id and conv["max_seq"] == sent[-1]
+    assert conv["last_message"]["content"] == "hello 9 你好 🙂"
+    assert conv["unread"] == sent[-1]
+    b.send_json({"op": "read", "conversation_id": cid, "seq": sent[-1]})
+    receipt = a.expect("receipt")
+    assert receipt["seq"] == sent[-1] and receipt["user_id"] == b.user_id
+    conv = [c for c in b.get("/api/conversations")[1]["conversations"] if c["conversation_id"] == cid][0]
+    assert conv["unread"] == 0
+    # REST history in pages
+    status, page = b.get("/api/conversations/%s/messages?before_seq=%d&limit=3" % (cid, sent[-1] + 1))
+    assert status == 200 and [m["seq"] for m in page["messages"]] == sent[-3:]
+    # the sender's other device gets its own messages too
+    a2 = Client(a.url, a.username, register=False)
+    a2.connect(chat["gws"][1].url)
+    cmid = a.send(b.user_id, "to both my devices")
+    assert a2.expect("msg", where=lambda f: f["message"]["cmid"] == cmid)["message"]["sender_id"] == a.user_id
+    for c in (a, b, a2):
+        c.close()
+
+
+def test_same_cmid_three_times_one_message_three_identical_acks(chat):
+    a, b = pair(chat)
+    cmid = uuid.uuid4().hex
+    acks = []
+    for i in range(3):
+        a.send(b.user_id, "only once", cmid=cmid)
+        acks.append(a.expect("sent", where=lambda f: f["cmid"] == cmid))
+        if i == 1:                                   # the third try comes after a reconnect
+            a.close()
+            a.connect(chat["gws"][1].url)
+    assert acks[0] == acks[1] == acks[2]
+    rows = chat["infra"].sql("SELECT COUNT(*) FROM messages WHERE sender_id = %d AND client_msg_id = '%s'"
+                             % (a.user_id, cmid))
+    assert rows == [["1"]]
+    b.expect("msg", where=lambda f: f["message"]["cmid"] == cmid)
+    with pytest.raises(TimeoutError):                # and b saw it only once
+        b.expect("msg", where=lambda f: f["message"]["cmid"] == cmid, timeout=2)
+    a.close()
+    b.close()
+
+
+def test_offline_recipient_syncs_twenty_in_order_and_gets_pushes(chat):
+    a, b = pair(chat)
+    b.close()
+    wait_for("b offline in redis", lambda: chat["infra"].redis("HLEN", "user_session:%d" % b.user_id) == "0")
+    cid = cid_of(a.user_id, b.user_id)
+    cmids = [a.send(b.user_id, "offline %d" % i) for i in range(20)]
+    acks = {f["cmid"]: f for f in a.drain("sent", 20)}
+    assert set(acks) == set(cmids)
+    b.connect()
+    msgs = b.sync_all(cid)
+    assert [m["cmid"] for m in msgs] == cmids
+    seqs = [m["seq"] for m in msgs]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 20
+    pushed = wait_for("20 webhook pushes", lambda: [p for p in chat["hook"].posts
+                                                    if p["user_id"] == b.user_id] if len(
+        [p for p in chat["hook"].posts if p["user_id"] == b.user_id]) >= 20 else None, timeout=30)
+    assert {p["message"]["cmid"] for p in pushed} == set(cmids)
+    a.close()
+    b.close()
+
+
+def test_flushall_seq_continues_above_stored(chat):
+    a, b = pair(chat)
+    cid = cid_of(a.user_id, b.user_id)
+    for i in range(5):
+        a.send(b.user_id, "before %d" % i)
+    last = max(f["seq"] for f in a.drain("sent", 5))
+    chat["infra"].redis("FLUSHALL")
+    a.send(b.user_id, "after flush")
+    ack = a.expect("sent")
+    assert ack["seq"] == last + 1
+    assert [int(r[0]) for r in stored(chat["infra"], cid)] == list(range(1, last + 2))
+    # sessions were flushed too: reconnecting registers again and pushes resume
+    a.close()
+    b.close()
+    a.connect()
+    b.connect()
+    cmid = a.send(b.user_id, "after reconnect")
+    assert b.expect("msg", where=lambda f: f["message"]["cmid"] == cmid)["message"]["seq"] == last + 2
+    a.close()
+    b.close()
+
+
+def test_sigkill_one_logic_while_sending_500(chat):
+    infra = chat["infra"]
+    a, b = pair(chat)
+    cid = cid_of(a.user_id, b.user_id)
+    acked = {}
+    stop = threading.Event()
+
+    def collect():
+        while not stop.is_set() or len(acked) < 500:
+            try:
+                f = a.expect("sent", timeout=1)
+            except TimeoutError:
+                if stop.is_set():
+                    return
+                continue
+            acked[f["cmid"]] = f
+
+    t = threading.Thread(target=collect)
+    t.start()
+    cmids = []
+    for i in range(500):
+        cmids.append(a.send(b.user_id, "load %d" % i))
+        if i == 150:
+            victim = chat["logics"][0]
+            victim.kill()
+        time.sleep(0.004)
+    # a real client retries what was not acked, with the same cmid
+    deadline = time.time() + 60
+    while len(acked) < 500 and time.time() < deadline:
+        time.sleep(2)
+        for c in cmids:
+            if c not in acked:
+                a.send(b.user_id, "load %d" % cmids.index(c), cmid=c)
+    stop.set()
+    t.join()
+    assert len(acked) == 500
+    rows = stored(infra, cid)
+    assert len(rows) == 500 and {r[2] for r in rows} == set(cmids)      # each stored exactly once
+    seqs = {f["seq"] for f in acked.values()}
+    assert len(seqs) == 500
+    got = {m["cmid"] for m in b.sync_all(cid)}                          # reaches the recipient
+    assert got == set(cmids)
+    # restart the victim for the following tests
+    chat["logics"][0] = infra.start("im-logic", "logic-1")
+    a.close()
+    b.close()
+
+
+def test_third_user_is_forbidden_and_bad_tokens_refused(chat):
+    a, b = pair(chat)
+    a.send(b.user_id, "private")
+    a.expect("sent")
+    cid = cid_of(a.user_id, b.user_id)
+    eve = Client(chat["gws"][0].url, uname("eve"))
+    status, body = eve.get("/api/conversations/%s/messages" % cid)
+    assert status == 403 and body["error"] == "forbidden"
+    eve.connect()
+    eve.send_json({"op": "sync", "conversation_id": cid, "after_seq": 0})
+    err = eve.expect("error")
+    assert err["code"] == "forbidden"
+    assert all(c["conversation_id"] != cid for c in eve.get("/api/conversations")[1]["conversations"])
+
+    header, claims, sig = a.token.split(".")
+    payload = json.loads(base64.urlsafe_b64decode(claims + "=="))
+    def b64(d):
+        return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+    forged = "%s.%s.%s" % (header, b64(dict(payload, sub=str(eve.user_id))), sig)
+    expired = "%s.%s.%s" % (header, b64(dict(payload, exp=1)), sig)
+    none = "%s.%s." % (b64({"alg": "none", "typ": "JWT"}), claims)
+    gw = chat["gws"][0].url
+    for bad in (forged, expired, none, "garbage"):
+        status, body = http("GET", gw + "/api/me", token=bad)
+        assert status == 401 and body["error"] == "unauthorized"
+        with pytest.raises(websocket.WebSocketBadStatusException) as e:
+            websocket.create_connection(gw.replace("http", "ws") + "/ws?token=" + bad, timeout=5)
+        assert e.value.status_code == 401
+    for c in (a, b, eve):
+        c.close()
+
+
+def test_bad_input_gets_error_codes_and_connection_stays(chat):
+    a, b = pair(chat)
+    cases = [
+        ('{"op": "send", "cmid": ', "invalid_argument"),                       # malformed JSON
+        ('{"op": "dance"}', "invalid_argument"),                               # unknown op
+        ('{"op": "send", "cmid": "x1", "to": %d}' % b.user_id, "invalid_argument"),   # no content
+        ('{"op": "send", "cmid": "x2", "to": 999999999, "content": "hi"}', "not_found"),
+        ('{"op": "send", "cmid": "x3", "to": %d, "content": "hi"}' % a.user_id, "invalid_argument"),
+        ('{"op": "send", "cmid": "x4", "to": %d, "content": "%s"}' % (b.user_id, "a" * 4100), "too_large"),
+        ('{"op": "send", "cmid": "x5", "to": %d, "content": "\'; DROP TABLE messages; --"}' % b.user_id, None),
+    ]
+    for text, code in cases:
+        a.send_raw(text)
+        if code:
+            assert a.expect("error")["code"] == code, text
+        else:
+            assert a.expect("sent")["cmid"] == "x5"
+    a.ws.send(b'{"op":"ping","x":"\xff\xfe"}', opcode=websocket.ABNF.OPCODE_TEXT)   # invalid UTF-8
+    assert a.expect("error")["code"] == "invalid_argument"
+    a.send_json({"op": "ping"})
+    a.expect("pong")                                    # still connected after all of it
+    assert chat["infra"].sql("SELECT COUNT(*) FROM messages WHERE content LIKE '%DROP TABLE%'") == [["1"]]
+    status, body = http("POST", chat["gws"][0].url + "/api/register", b"{not json")
+    assert status == 400 and body["error"] == "invalid_argument"
+    status, body = http("POST", chat["gws"][0].url + "/api/register",
+                        {"username": a.username, "password": "whatever123"})
+    assert status == 409 and body["error"] == "username_taken"
+    status, body = http("POST", chat["gws"][0].url + "/api/login", {"username": a.username, "password": "nope"})
+    assert status == 401 and body["error"] == "invalid_credentials"
+    a.close()
+    b.close()
+
+
+def test_rate_limit_refuses_without_producing(chat):
+    infra = chat["infra"]
+    gw = infra.start("im-gateway", "gw-rl", CIM_SEND_RATE=1, CIM_SEND_BURST=3)
+    wait_for("gateway ready", lambda: http("GET", gw.url + "/api/ping")[0] == 200)
+    a, b = Client(gw.url, uname("rl_a")), Client(gw.url, uname("rl_b"))
+    a.connect()
+    for i in range(6):
+        a.send(b.user_id, "burst %d" % i, cmid="rl-%d" % i)
+    errors = [a.expect("error") for _ in range(3)]
+    assert all(e["code"] == "rate_limited" for e in errors)
+    assert sorted(f["cmid"] for f in a.drain("sent", 3)) == ["rl-0", "rl-1", "rl-2"]
+    time.sleep(1)
+    assert infra.sql("SELECT COUNT(*) FROM messages WHERE sender_id = %d" % a.user_id) == [["3"]]
+    a.close()
+    infra.stop(gw)
+
+
+def test_trace_id_in_every_daemon_log(chat):
+    a, b = pair(chat)
+    cmid = a.send(b.user_id, "trace me")
+    a.expect("sent")
+    b.expect("msg", where=lambda f: f["message"]["cmid"] == cmid)
+    gw_log = "".join(g.log_text() for g in chat["gws"])
+    m = re.search(r"event=ws\.send .*cmid=%s .*trace=([0-9a-f]{32})" % cmid, gw_log)
+    assert m, "gateway logged the send with a trace id"
+    trace = m.group(1)
+    logic_logs = "".join(l.log_text() for l in chat["logics"])
+    repo_log = [d for d in chat["infra"].daemons if d.service == "im-repo"][0].log_text()
+    assert re.search(r"event=msg\.stored .*trace=" + trace, logic_logs)
+    assert re.search(r"event=msg\.saved .*trace=" + trace, repo_log)
+    a.close()
+    b.close()

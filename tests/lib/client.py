@@ -1,0 +1,106 @@
+"""client.py — a cim client speaking the public protocol (REST + WebSocket), for tests."""
+import json
+import queue
+import threading
+import time
+import uuid
+
+import websocket
+
+from cluster import http
+
+
+class Client:
+    def __init__(self, gw_url, username, password="correct horse battery", register=True):
+        self.url, self.username, self.password = gw_url, username, password
+        if register:
+            status, body = http("POST", gw_url + "/api/register",
+                                {"username": username, "password": password, "nickname": username})
+            assert status == 201, body
+        status, body = http("POST", gw_url + "/api/login", {"username": username, "password": password})
+        assert status == 200, body
+        self.token, self.user_id = body["token"], body["user_id"]
+        self.ws = None
+        self.frames = queue.Queue()
+        self.buf = []
+
+    # ---- REST ----
+    def get(self, path):
+        return http("GET", self.url + path, token=self.token)
+
+    # ---- WebSocket ----
+    def connect(self, url=None):
+        self.url = url or self.url
+        ws_url = self.url.replace("http://", "ws://") + "/ws?token=" + self.token
+        self.ws = websocket.create_connection(ws_url, timeout=10)
+        self.frames = queue.Queue()
+        self.buf = []
+        self.reader = threading.Thread(target=self._read, args=(self.ws, self.frames), daemon=True)
+        self.reader.start()
+        hello = self.expect("hello")
+        self.conn_id = hello["conn_id"]
+        return hello
+
+    @staticmethod
+    def _read(ws, q):
+        while True:
+            try:
+                raw = ws.recv()
+            except Exception:  # noqa: BLE001 - closed
+                q.put({"op": "_closed"})
+                return
+            if raw:
+                q.put(json.loads(raw))
+
+    def close(self):
+        if self.ws:
+            self.ws.close()
+            self.ws = None
+
+    def send_raw(self, text):
+        self.ws.send(text)
+
+    def send_json(self, obj):
+        self.ws.send(json.dumps(obj))
+
+    def send(self, to, content, cmid=None):
+        cmid = cmid or uuid.uuid4().hex
+        self.send_json({"op": "send", "cmid": cmid, "to": to, "type": 1, "content": content})
+        return cmid
+
+    def expect(self, op, timeout=10, where=None):
+        """The first frame with this op (and matching `where`) in arrival order; frames
+        passed over stay buffered, in order, for later calls."""
+        deadline = time.time() + timeout
+        while True:
+            for i, f in enumerate(self.buf):
+                if f.get("op") == op and (where is None or where(f)):
+                    return self.buf.pop(i)
+            left = deadline - time.time()
+            if left <= 0:
+                raise TimeoutError("no %s frame within %ss (buffered: %r)" % (op, timeout, self.buf[-5:]))
+            try:
+                self.buf.append(self.frames.get(timeout=left))
+            except queue.Empty:
+                pass
+
+    def drain(self, op, count, timeout=20):
+        """`count` frames of op, in arrival order."""
+        return [self.expect(op, timeout=timeout) for _ in range(count)]
+
+    def sync(self, cid, after_seq=0, limit=200):
+        self.send_json({"op": "sync", "conversation_id": cid, "after_seq": after_seq, "limit": limit})
+        return self.expect("sync", where=lambda f: f["conversation_id"] == cid)
+
+    def sync_all(self, cid, after_seq=0):
+        msgs = []
+        while True:
+            page = self.sync(cid, after_seq)["messages"]
+            if not page:
+                return msgs
+            msgs += page
+            after_seq = page[-1]["seq"]
+
+
+def cid_of(a, b):
+    return "s_%d_%d" % (min(a, b), max(a, b))

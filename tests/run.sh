@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# run.sh — install what is needed, build, and run every test of cim:
+#   1. unit tests (ctest), in a normal and an ASan/UBSan build;
+#   2. integration tests (pytest): real MariaDB, Redis, etcd and Kafka started here on
+#      free ports under a temporary run folder, real daemons over real sockets;
+#   3. the browser end-to-end test (headless Chromium) against a real local cluster.
+# Prints one summary line per stage and a final "N passed, N failed".
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export CIM_BUILD=${CIM_BUILD:-$ROOT/build}
+OUT=$ROOT/tests/out
+mkdir -p "$OUT"
+passed=0 failed=0
+stage() { # stage NAME CMD...: run one stage, count it, keep its output in tests/out/NAME.log
+  local name=$1; shift
+  local t0=$SECONDS
+  if "$@" > >(tee "$OUT/$name.log") 2>&1; then
+    passed=$((passed + 1)); echo "== $name: PASS ($((SECONDS - t0)) s)"
+  else
+    failed=$((failed + 1)); echo "== $name: FAIL ($((SECONDS - t0)) s), see tests/out/$name.log"
+  fi
+}
+
+deploy/local/deps.sh || exit 1
+deploy/local/e2e-deps.sh || exit 1
+
+build() { # build DIR [cmake args]
+  local dir=$1; shift
+  cmake -S "$ROOT" -B "$dir" -G Ninja "$@" >/dev/null && cmake --build "$dir" -j"$(nproc)"
+}
+stage build build "$CIM_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo || exit 1
+stage unit ctest --test-dir "$CIM_BUILD" --output-on-failure
+stage build-asan build "$ROOT/build-asan" -DCMAKE_BUILD_TYPE=Debug -DIM_SANITIZE=ON
+stage unit-asan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
+  ctest --test-dir "$ROOT/build-asan" --output-on-failure
+
+RUN=$(mktemp -d /tmp/cim-test-XXXXXX)
+stage integration env CIM_TEST_RUN="$RUN" PYTHONDONTWRITEBYTECODE=1 \
+  /usr/bin/python3 -m pytest -p no:cacheprovider -v tests/integration
+deploy/local/down.sh "$RUN" >/dev/null 2>&1 || true
+
+E2E_RUN=$(mktemp -d /tmp/cim-e2e-XXXXXX)
+stage e2e tests/e2e/run.sh "$E2E_RUN"
+CIM_RUN="$E2E_RUN" deploy/local/down.sh "$E2E_RUN" >/dev/null 2>&1 || true
+
+echo "stages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
