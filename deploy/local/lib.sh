@@ -1,0 +1,149 @@
+# lib.sh — sourced: start and stop cim's infrastructure on loopback, all state under $RUN.
+# Each server runs in the background with its pid in $RUN/pids/NAME.pid and its log in
+# $RUN/logs/NAME.log; each start_* waits until the server answers, and does nothing if
+# that server is already running. stop_all stops exactly those pids.
+LIB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+KAFKA_LIB=${CIM_KAFKA_LIB:-$LIB_ROOT/deploy/kafka/lib}
+
+# free_port: print a TCP port on 127.0.0.1 that nothing listens on.
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# running NAME: true if NAME's pid file names a live process.
+running() { [ -f "$RUN/pids/$1.pid" ] && kill -0 "$(cat "$RUN/pids/$1.pid")" 2>/dev/null; }
+
+# wait_until NAME SECONDS CMD...: poll CMD until it succeeds; on timeout show NAME's log.
+wait_until() {
+  local name=$1 secs=$2; shift 2
+  local end=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $end ] || ! running "$name"; then
+      echo "infra: $name did not come up; log tail:" >&2
+      tail -n 30 "$RUN/logs/$name.log" >&2 || true
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# spawn NAME CMD...: run CMD in the background as NAME.
+spawn() {
+  local name=$1; shift
+  mkdir -p "$RUN/pids" "$RUN/logs"
+  setsid "$@" >>"$RUN/logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$RUN/pids/$name.pid"
+}
+
+# kafka_jars: fetch the broker's jars through deploy/kafka/pom.xml once.
+kafka_jars() {
+  if ! ls "$KAFKA_LIB"/kafka_2.13-*.jar >/dev/null 2>&1; then
+    echo "infra: fetching Kafka jars with Maven"
+    mvn -q -B -f "$LIB_ROOT/deploy/kafka/pom.xml" dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIB"
+  fi
+}
+
+# start_mariadb PORT: MariaDB with database cim, user cim/cim over TCP.
+start_mariadb() {
+  local port=$1 data=$RUN/mariadb
+  running mariadb && return 0
+  if [ ! -d "$data/mysql" ]; then
+    mkdir -p "$data"
+    mariadb-install-db --no-defaults --user=root --datadir="$data" --auth-root-authentication-method=normal \
+      --skip-test-db >"$RUN/logs/mariadb-install.log" 2>&1
+  fi
+  spawn mariadb mariadbd --no-defaults --user=root --datadir="$data" --port="$port" \
+    --bind-address=127.0.0.1 --socket="$RUN/mariadb.sock" --skip-name-resolve \
+    --pid-file="$RUN/mariadb.pidfile" --innodb-buffer-pool-size=128M --innodb-flush-log-at-trx-commit=2 \
+    --max-connections=500 --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci
+  wait_until mariadb 60 mariadb-admin --no-defaults --socket="$RUN/mariadb.sock" -uroot ping
+  mariadb --no-defaults --socket="$RUN/mariadb.sock" -uroot -e \
+    "CREATE DATABASE IF NOT EXISTS cim CHARACTER SET utf8mb4;
+     CREATE USER IF NOT EXISTS 'cim'@'127.0.0.1' IDENTIFIED BY 'cim';
+     CREATE USER IF NOT EXISTS 'cim'@'localhost' IDENTIFIED BY 'cim';
+     GRANT ALL ON cim.* TO 'cim'@'127.0.0.1'; GRANT ALL ON cim.* TO 'cim'@'localhost';"
+}
+
+# apply_schema: create cim's tables (idempotent).
+apply_schema() {
+  mariadb --no-defaults --socket="$RUN/mariadb.sock" -uroot cim < "$LIB_ROOT/deploy/schema.sql"
+}
+
+# start_redis PORT: Redis without persistence.
+start_redis() {
+  local port=$1
+  running redis && return 0
+  mkdir -p "$RUN/redis"
+  spawn redis redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$RUN/redis" --daemonize no --maxclients 10000
+  wait_until redis 30 redis-cli -p "$port" ping
+}
+
+# start_etcd PORT: a single etcd member.
+start_etcd() {
+  local port=$1 peer
+  running etcd && return 0
+  peer=$(free_port)
+  spawn etcd etcd --name default --data-dir "$RUN/etcd" \
+    --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
+    --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+    --initial-cluster "default=http://127.0.0.1:$peer"
+  wait_until etcd 30 curl -sf "http://127.0.0.1:$port/health"
+}
+
+# start_kafka PORT: one KRaft node (broker + controller), small heap.
+start_kafka() {
+  local port=$1 dir=$RUN/kafka ctrl
+  running kafka && return 0
+  kafka_jars
+  mkdir -p "$dir"
+  if [ ! -f "$dir/server.properties" ]; then
+    ctrl=$(free_port)
+    cat > "$dir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$ctrl
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$ctrl
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$dir/data
+num.partitions=4
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+log.retention.hours=24
+PROPS
+    local tool=(java -Dlog4j.configuration="file:$LIB_ROOT/deploy/kafka/log4j.properties" -Dkafka.logs.dir="$dir" -cp "$KAFKA_LIB/*" kafka.tools.StorageTool)
+    "${tool[@]}" format -t "$("${tool[@]}" random-uuid)" \
+      -c "$dir/server.properties" >"$RUN/logs/kafka-format.log" 2>&1
+  fi
+  spawn kafka java -Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
+    -Dlog4j.configuration="file:$LIB_ROOT/deploy/kafka/log4j.properties" -Dkafka.logs.dir="$dir" \
+    -cp "$KAFKA_LIB/*" kafka.Kafka "$dir/server.properties"
+  wait_until kafka 90 kcat -b "127.0.0.1:$port" -L -m 2
+}
+
+# stop_all: TERM every pid of this run folder, KILL what is left after 15 s.
+stop_all() {
+  local f pid
+  for f in "$RUN"/pids/*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f")
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for _ in $(seq 1 75); do
+    local left=0
+    for f in "$RUN"/pids/*.pid; do
+      [ -e "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && left=1
+    done
+    [ $left -eq 0 ] && break
+    sleep 0.2
+  done
+  for f in "$RUN"/pids/*.pid; do
+    [ -e "$f" ] || continue
+    kill -KILL "$(cat "$f")" 2>/dev/null || true
+    rm -f "$f"
+  done
+}
