@@ -12,6 +12,7 @@ LOGIC_HANDLER(logic_handle_ping)
     out->path = im_rpc_alloc(call, 2 * sizeof(char *));
     out->path[out->n_path++] = out->instance;
     if (!in->deep) return GRPC_STATUS_OK;
+    im_info("ping.deep", "from=%s", in->from);
 
     Im__Common__V1__PingRequest down = IM__COMMON__V1__PING_REQUEST__INIT;
     down.from = out->instance;

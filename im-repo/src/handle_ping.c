@@ -21,6 +21,6 @@ REPO_HANDLER(repo_handle_ping)
     out->n_path = 1;
     out->path = im_rpc_alloc(call, sizeof(char *));
     out->path[0] = out->instance;
-    im_debug("rpc.ping", "from=%s", in->from);
+    if (in->deep) im_info("ping.deep", "from=%s", in->from);
     return GRPC_STATUS_OK;
 }
