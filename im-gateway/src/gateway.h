@@ -134,7 +134,6 @@ struct gw_user_s {
 typedef struct {
     gw_http_t http;
     gw_conn_t *conn;          /* WebSocket only */
-    uint64_t ws_user;         /* from the token, between CONFIRM_UPGRADE and ESTABLISHED */
 } gw_pss_t;
 
 /* A downstream record handed from [D] to [S]. */

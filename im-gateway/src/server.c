@@ -5,6 +5,7 @@
 #include "im/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* [S]: another thread has work for us — finished jobs, downstream records. */
@@ -72,7 +73,9 @@ static void lws_log(int level, const char *line)
 
 int gw_server_start(gw_t *g)
 {
-    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+    /* CIM_LWS_LOG=1 adds lws's notice/info lines (debugging the HTTP/WebSocket layer) */
+    lws_set_log_level(getenv("CIM_LWS_LOG") ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO : LLL_ERR | LLL_WARN,
+                      lws_log);
     mount_api = (struct lws_http_mount){
         .mountpoint = "/api", .mountpoint_len = 4, .origin = "cim",
         .origin_protocol = LWSMPRO_CALLBACK,

@@ -35,17 +35,25 @@ void gw_ws_error(gw_t *g, gw_conn_t *c, const char *code, const char *message, c
     im_free(text);
 }
 
-/* Refuses the upgrade with HTTP 401 unless /ws?token= carries a valid token. */
-static int confirm_upgrade(struct lws *wsi, gw_pss_t *pss)
+/* The user of /ws?token=, or IM_EUNAUTH. The headers are readable until ESTABLISHED. */
+static int token_user(struct lws *wsi, uint64_t *user_id)
 {
-    gw_t *g = gw_of(wsi);
-    char uri[64], token[2048];
+    char token[2048];
+    const char *t = lws_get_urlarg_by_name(wsi, "token=", token, sizeof token);
+    return t ? im_jwt_verify(gw_of(wsi)->cfg.jwt_secret, t, user_id) : IM_EUNAUTH;
+}
+
+/* Refuses the upgrade with HTTP 401 unless /ws?token= carries a valid token.
+ * (There is no session data yet at this point: ESTABLISHED reads the token again.) */
+static int confirm_upgrade(struct lws *wsi)
+{
+    char uri[64];
+    uint64_t user_id;
     if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) < 0 || strcmp(uri, "/ws") != 0) {
         lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
         return 1;
     }
-    const char *t = lws_get_urlarg_by_name(wsi, "token=", token, sizeof token);
-    if (t == NULL || im_jwt_verify(g->cfg.jwt_secret, t, &pss->ws_user) != IM_OK) {
+    if (token_user(wsi, &user_id) != IM_OK) {
         im_info("ws.refused", "reason=bad_token");
         lws_return_http_status(wsi, HTTP_STATUS_UNAUTHORIZED, "unauthorized");
         return 1;
@@ -53,10 +61,12 @@ static int confirm_upgrade(struct lws *wsi, gw_pss_t *pss)
     return 0;
 }
 
-static void established(struct lws *wsi, gw_pss_t *pss)
+static int established(struct lws *wsi, gw_pss_t *pss)
 {
     gw_t *g = gw_of(wsi);
-    gw_conn_t *c = gw_conn_open(g, wsi, pss->ws_user);
+    uint64_t user_id;
+    if (token_user(wsi, &user_id) != IM_OK) return -1;   /* expired in between */
+    gw_conn_t *c = gw_conn_open(g, wsi, user_id);
     pss->conn = c;
     gw_session_post(g, 1, c->user->id, c->id);
     char conn_id[24];
@@ -68,6 +78,7 @@ static void established(struct lws *wsi, gw_pss_t *pss)
     gw_conn_send_text(g, c, hello);
     im_free(hello);
     im_info("ws.open", "user=%llu conn=%s", (unsigned long long)c->user->id, conn_id);
+    return 0;
 }
 
 static void dispatch(gw_t *g, gw_conn_t *c, const char *text, size_t len)
@@ -126,10 +137,9 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
     gw_t *g = gw_of(wsi);
     switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return confirm_upgrade(wsi, pss);
+        return confirm_upgrade(wsi);
     case LWS_CALLBACK_ESTABLISHED:
-        established(wsi, pss);
-        return 0;
+        return established(wsi, pss);
     case LWS_CALLBACK_RECEIVE:
         if (pss->conn) receive(wsi, pss->conn, in, len);
         return 0;
