@@ -23,7 +23,6 @@ stage() { # stage NAME CMD...: run one stage, count it, keep its output in tests
 }
 
 deploy/local/deps.sh || exit 1
-deploy/local/e2e-deps.sh || exit 1
 
 build() { # build DIR [cmake args]
   local dir=$1; shift
@@ -40,9 +39,11 @@ stage integration env CIM_TEST_RUN="$RUN" PYTHONDONTWRITEBYTECODE=1 \
   /usr/bin/python3 -m pytest -p no:cacheprovider -v tests/integration
 deploy/local/down.sh "$RUN" >/dev/null 2>&1 || true
 
-E2E_RUN=$(mktemp -d /tmp/cim-e2e-XXXXXX)
-stage e2e tests/e2e/run.sh "$E2E_RUN"
-CIM_RUN="$E2E_RUN" deploy/local/down.sh "$E2E_RUN" >/dev/null 2>&1 || true
+if [ -x tests/e2e/run.sh ]; then
+  E2E_RUN=$(mktemp -d /tmp/cim-e2e-XXXXXX)
+  stage e2e tests/e2e/run.sh "$E2E_RUN"
+  deploy/local/down.sh "$E2E_RUN" >/dev/null 2>&1 || true
+fi
 
 echo "stages: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -162,7 +162,9 @@ void im_config_dump(const im_cfg_field_t *table, const void *cfg, int fd)
     for (const im_cfg_field_t *f = table; f->name; f++) {
         const char *slot = (const char *)cfg + f->offset;
         fprintf(fp, "# %s\n", f->help);
-        if (f->type == IM_CFG_STR)
+        if (f->type == IM_CFG_STR && f->min > 0 && !**(char *const *)slot)
+            fprintf(fp, "# required, no default: set it here or in the environment\n# %s =\n\n", f->name);
+        else if (f->type == IM_CFG_STR)
             fprintf(fp, "%s = %s\n\n", f->name, *(char *const *)slot);
         else if (f->type == IM_CFG_BOOL)
             fprintf(fp, "%s = %s\n\n", f->name, *(const int *)slot ? "yes" : "no");
