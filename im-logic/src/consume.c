@@ -28,6 +28,8 @@ static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
         if (strcmp(up->op, "send") == 0) {
             im__common__v1__message__init(&sends[ns].msg);
             sends[ns].up = up;
+            sends[ns].partition = recs[i].partition;
+            sends[ns].offset = recs[i].offset;
             memcpy(sends[ns].trace, trace, sizeof trace);
             ns++;
             continue;

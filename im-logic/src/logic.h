@@ -79,6 +79,8 @@ typedef struct {
 typedef struct {
     Im__Mq__V1__Upstream *up;       /* the record, unpacked; owned */
     char trace[33];
+    int32_t partition;              /* where the record came from, for the logs */
+    int64_t offset;
     const char *error;              /* client error code if refused, else NULL */
     const char *error_msg;
     int duplicate;                  /* answered from dedup (cache or MySQL) */

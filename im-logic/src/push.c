@@ -114,10 +114,12 @@ void logic_push_message(logic_t *l, const logic_send_t *it)
     size_t n = user_gateways(l, to, NULL, gws, MAX_GATEWAYS);
     Im__Mq__V1__Target t = IM__MQ__V1__TARGET__INIT;
     t.user_id = to;
-    for (size_t i = 0; i < n; i++) produce_downstream(l, gws[i], &t, it->cid, frame, it->trace);
+    for (size_t i = 0; i < n; i++) {
+        produce_downstream(l, gws[i], &t, it->cid, frame, it->trace);
+        im_info("push.downstream", "topic=" IM_TOPIC_DOWNSTREAM_FMT " user=%llu cid=%s seq=%llu", gws[i],
+                (unsigned long long)to, it->cid, (unsigned long long)it->msg.seq);
+    }
     if (n == 0) offline_task(l, it, to);
     logic_push_user(l, it->up->user_id, it->up->conn_id, frame, it->trace);   /* my other devices */
-    im_info("push.routed", "cid=%s seq=%llu to=%llu gateways=%zu", it->cid,
-            (unsigned long long)it->msg.seq, (unsigned long long)to, n);
     im_free(frame);
 }

@@ -5,6 +5,7 @@
  * its row is committed. An error before the commit returns non-OK and the caller
  * retries the batch (already stored items then come back as duplicates). */
 #include "im/log.h"
+#include "im/names.h"
 #include "im/text.h"
 #include "logic.h"
 
@@ -125,9 +126,10 @@ static int save(logic_t *l, logic_send_t *items, size_t n, size_t *conflicts)
             it->msg.created_at = res->message->created_at;
         } else {
             im_trace_set(it->trace);
-            im_info("msg.stored", "cid=%s seq=%llu msg_id=%llu sender=%llu", it->cid,
-                    (unsigned long long)it->msg.seq, (unsigned long long)it->msg.msg_id,
-                    (unsigned long long)it->msg.sender_id);
+            im_info("msg.stored", "cid=%s seq=%llu msg_id=%llu sender=%llu topic=%s partition=%d offset=%lld",
+                    it->cid, (unsigned long long)it->msg.seq, (unsigned long long)it->msg.msg_id,
+                    (unsigned long long)it->msg.sender_id, IM_TOPIC_UPSTREAM, it->partition,
+                    (long long)it->offset);
             im_trace_set("");
         }
     }
