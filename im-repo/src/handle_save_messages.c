@@ -51,12 +51,17 @@ static int touch_conversation(MYSQL *m, const Im__Repo__V1__SaveItem *it)
     for (size_t i = 0; rc == IM_OK && i < it->n_members; i++) {
         uint64_t peer = 0;
         if (type == 1 && it->n_members == 2) peer = it->members[1 - i];
+        /* the sender has read their own message: it never counts as unread for them */
+        uint64_t read = it->members[i] == msg->sender_id ? msg->seq : 0;
         im_mysql_param_t q[] = {IM_MP_U64(it->members[i]), IM_MP_STR(msg->conversation_id),
-                                IM_MP_U64(peer)};
+                                IM_MP_U64(peer), IM_MP_U64(read), IM_MP_U64(read)};
         rc = im_mysql_exec(m,
-                           "INSERT INTO user_conversations (user_id, conversation_id, peer_id, updated_at) "
-                           "VALUES (?, ?, ?, NOW(3)) ON DUPLICATE KEY UPDATE updated_at = NOW(3)",
-                           q, 3, NULL, NULL, NULL, NULL);
+                           "INSERT INTO user_conversations (user_id, conversation_id, peer_id, "
+                           "last_read_seq, last_delivered_seq, updated_at) VALUES (?, ?, ?, ?, ?, NOW(3)) "
+                           "ON DUPLICATE KEY UPDATE updated_at = NOW(3), "
+                           "last_read_seq = GREATEST(last_read_seq, VALUES(last_read_seq)), "
+                           "last_delivered_seq = GREATEST(last_delivered_seq, VALUES(last_delivered_seq))",
+                           q, 5, NULL, NULL, NULL, NULL);
     }
     for (size_t i = 0; rc == IM_OK && i < msg->n_mentions; i++) {
         im_mysql_param_t q[] = {IM_MP_U64(msg->msg_id), IM_MP_U64(msg->mentions[i])};

@@ -89,16 +89,19 @@ def test_two_gateways_exchange_both_ways_in_seq_order(chat):
     assert sent == sorted(sent) and len(set(sent)) == 10
     rows = stored(chat["infra"], cid)
     assert [int(r[0]) for r in rows] == sent               # exactly one row per message
-    # the conversation list shows it with the last message and unread count
+    # the conversation list shows it with the last message and unread count; your own
+    # messages never count as unread: b sent the last one, a has that one unread
     status, body = b.get("/api/conversations")
     conv = [c for c in body["conversations"] if c["conversation_id"] == cid][0]
     assert conv["peer"]["user_id"] == a.user_id and conv["max_seq"] == sent[-1]
     assert conv["last_message"]["content"] == "hello 9 你好 🙂"
-    assert conv["unread"] == sent[-1]
-    b.send_json({"op": "read", "conversation_id": cid, "seq": sent[-1]})
-    receipt = a.expect("receipt")
-    assert receipt["seq"] == sent[-1] and receipt["user_id"] == b.user_id
-    conv = [c for c in b.get("/api/conversations")[1]["conversations"] if c["conversation_id"] == cid][0]
+    assert conv["unread"] == 0
+    conv = [c for c in a.get("/api/conversations")[1]["conversations"] if c["conversation_id"] == cid][0]
+    assert conv["unread"] == 1 and conv["last_read_seq"] == sent[-2]
+    a.send_json({"op": "read", "conversation_id": cid, "seq": sent[-1]})
+    receipt = b.expect("receipt")
+    assert receipt["seq"] == sent[-1] and receipt["user_id"] == a.user_id
+    conv = [c for c in a.get("/api/conversations")[1]["conversations"] if c["conversation_id"] == cid][0]
     assert conv["unread"] == 0
     # REST history in pages
     status, page = b.get("/api/conversations/%s/messages?before_seq=%d&limit=3" % (cid, sent[-1] + 1))

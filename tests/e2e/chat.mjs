@@ -1,0 +1,176 @@
+// chat.mjs — the browser end-to-end test: two users in real headless Chromium against a
+// real local cluster (two gateways). Usage: node chat.mjs URL_A URL_B
+// Saves screenshots to tests/out/screens/ and fails on any console error.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const [urlA, urlB] = process.argv.slice(2);
+const SCREENS = join(dirname(fileURLToPath(import.meta.url)), '..', 'out', 'screens');
+mkdirSync(SCREENS, { recursive: true });
+const T = 10000;
+const suffix = Math.random().toString(36).slice(2, 8);
+const alice = { name: `alice_${suffix}`, nick: 'Alice', pass: 'correct horse 1' };
+const bob = { name: `bob_${suffix}`, nick: 'Bob', pass: 'correct horse 2' };
+
+let passed = 0, failed = 0, shots = 0;
+const consoleErrors = [];
+let expect401 = false;   // Chromium logs a refused login's 401 as a console error
+
+async function step(name, fn) {
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e.message.split('\n')[0]}`);
+    for (const [p, who] of [[pageA, 'A'], [pageB, 'B']])
+      if (!p.isClosed()) await p.screenshot({ path: join(SCREENS, `fail-${++shots}-${who}.png`) }).catch(() => {});
+  }
+}
+
+function watch(page, who) {
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    if (expect401 && m.text().includes('status of 401')) return;
+    consoleErrors.push(`${who}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => consoleErrors.push(`${who}: ${e.message}`));
+}
+
+async function register(page, u) {
+  await page.getByTestId('register-toggle').click();
+  await page.getByTestId('login-username').fill(u.name);
+  await page.getByTestId('login-password').fill(u.pass);
+  await page.getByTestId('login-nickname').fill(u.nick);
+  await page.getByTestId('register-button').click();
+  await page.getByTestId('conn-state').filter({ hasText: 'online' }).waitFor({ timeout: T });
+}
+
+async function say(page, text) {
+  await page.getByTestId('input').fill(text);
+  await page.getByTestId('input').press('Enter');
+}
+
+async function waitMine(page, text) {   // the bubble, acknowledged (no pending mark)
+  await page.locator('.row.mine:not(.pending)', { hasText: text }).waitFor({ timeout: T });
+}
+
+async function waitTheirs(page, text) {
+  await page.locator('.row.theirs', { hasText: text }).waitFor({ timeout: T });
+}
+
+const shot = (page, name) => page.screenshot({ path: join(SCREENS, name + '.png') });
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+});
+const ctxA = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+const ctxB = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+let pageA = await ctxA.newPage();
+let pageB = await ctxB.newPage();
+watch(pageA, 'A');
+watch(pageB, 'B');
+
+try {
+  await step('login page renders', async () => {
+    await pageA.goto(urlA);
+    await pageB.goto(urlB);
+    await pageA.getByTestId('login-button').waitFor({ timeout: T });
+    await shot(pageA, '01-login');
+  });
+
+  await step('wrong password shows a clear error', async () => {
+    expect401 = true;
+    await pageB.getByTestId('login-username').fill('nobody_' + suffix);
+    await pageB.getByTestId('login-password').fill('wrong password');
+    await pageB.getByTestId('login-button').click();
+    await pageB.getByTestId('auth-error').filter({ hasText: 'Wrong username or password' }).waitFor({ timeout: T });
+    expect401 = false;
+  });
+
+  await step('both register and log in (two gateways)', async () => {
+    await register(pageA, alice);
+    await register(pageB, bob);
+  });
+
+  await step('A finds B in contacts and they exchange messages both ways', async () => {
+    await pageA.getByTestId('nav-contacts').click();
+    await pageA.getByTestId('search').fill(bob.name);
+    await pageA.getByTestId('contact').filter({ hasText: bob.name }).click();
+    await pageA.getByTestId('peer-name').filter({ hasText: 'Bob' }).waitFor({ timeout: T });
+    await say(pageA, 'Hello Bob 👋');
+    await waitMine(pageA, 'Hello Bob 👋');
+  });
+
+  await step('B sees an unread badge, opens the chat, the badge clears', async () => {
+    const conv = pageB.getByTestId('conversation').filter({ hasText: 'Alice' });
+    await conv.getByTestId('unread-badge').filter({ hasText: '1' }).waitFor({ timeout: T });
+    await shot(pageB, '02-unread-badge');
+    await conv.click();
+    await waitTheirs(pageB, 'Hello Bob 👋');
+    await conv.getByTestId('unread-badge').waitFor({ state: 'detached', timeout: T });
+    await say(pageB, 'Hi Alice!\nTwo lines here.');
+    await waitMine(pageB, 'Two lines here.');
+    await waitTheirs(pageA, 'Two lines here.');
+    await shot(pageA, '03-chat');
+  });
+
+  await step('after a reload A is still logged in and sees the history', async () => {
+    await pageA.reload();
+    await pageA.getByTestId('conn-state').filter({ hasText: 'online' }).waitFor({ timeout: T });
+    await pageA.getByTestId('conversation').filter({ hasText: 'Bob' }).click();
+    await waitMine(pageA, 'Hello Bob 👋');
+    await waitTheirs(pageA, 'Two lines here.');
+  });
+
+  await step('B goes away, A sends three, B comes back and gets them in order', async () => {
+    await pageB.close();
+    for (const t of ['while away 1', 'while away 2', 'while away 3']) {
+      await say(pageA, t);
+      await waitMine(pageA, t);
+    }
+    pageB = await ctxB.newPage();
+    watch(pageB, 'B');
+    await pageB.goto(urlB);
+    const conv = pageB.getByTestId('conversation').filter({ hasText: 'Alice' });
+    await conv.getByTestId('unread-badge').filter({ hasText: '3' }).waitFor({ timeout: T });
+    await conv.click();
+    await waitTheirs(pageB, 'while away 3');
+    const texts = await pageB.locator('.row.theirs .bubble').allTextContents();
+    const away = texts.filter((t) => t.startsWith('while away'));
+    if (away.join('|') !== 'while away 1|while away 2|while away 3') throw new Error('order: ' + away.join('|'));
+    const seqs = await pageB.locator('.row[data-seq]').evaluateAll((rows) => rows.map((r) => Number(r.dataset.seq)));
+    if (seqs.some((s, i) => i && s <= seqs[i - 1])) throw new Error('seqs not ascending: ' + seqs);
+    await shot(pageB, '04-back-online');
+  });
+
+  await step('a message sent while the network is down goes out on reconnect (same cmid)', async () => {
+    await ctxA.setOffline(true);
+    await pageA.evaluate(() => window.dispatchEvent(new Event('offline')));
+    await say(pageA, 'queued while offline');
+    await pageA.locator('.row.mine.pending', { hasText: 'queued while offline' }).waitFor({ timeout: T });
+    await ctxA.setOffline(false);
+    await pageA.evaluate(() => window.dispatchEvent(new Event('online')));
+    await waitMine(pageA, 'queued while offline');
+    await waitTheirs(pageB, 'queued while offline');
+    const n = await pageB.locator('.row.theirs', { hasText: 'queued while offline' }).count();
+    if (n !== 1) throw new Error(`delivered ${n} times`);
+  });
+
+  await step('logout returns to the login page', async () => {
+    await pageB.getByTestId('logout').click();
+    await pageB.getByTestId('login-button').waitFor({ timeout: T });
+  });
+
+  await step('no console errors', async () => {
+    if (consoleErrors.length) throw new Error(consoleErrors.join(' / '));
+  });
+} finally {
+  await browser.close();
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# run.sh RUN_DIR — the browser end-to-end test: a real local cluster in RUN_DIR (up.sh),
+# then chat.mjs in headless Chromium against its two gateways, then down.sh.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+RUN=${1:?usage: run.sh RUN_DIR}
+"$ROOT/deploy/local/e2e-deps.sh" >/dev/null
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PA=$(free_port); PB=$(free_port)
+trap '"$ROOT/deploy/local/down.sh" "$RUN" >/dev/null 2>&1 || true' EXIT
+CIM_RUN="$RUN" CIM_GATEWAY_PORTS="$PA $PB" "$ROOT/deploy/local/up.sh" | tail -n 3
+node "$ROOT/tests/e2e/chat.mjs" "http://127.0.0.1:$PA" "http://127.0.0.1:$PB"

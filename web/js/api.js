@@ -1,0 +1,33 @@
+// api.js — the REST half of the protocol (docs/PROTOCOL.md). Every call resolves to
+// {status, body}; a 401 on an authenticated call fires onUnauthorized (back to login).
+export class Api {
+  constructor() {
+    this.token = null;
+    this.onUnauthorized = () => {};
+  }
+
+  async call(method, path, body) {
+    const headers = {};
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (this.token) headers.Authorization = 'Bearer ' + this.token;
+    let res;
+    try {
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (e) {
+      return { status: 0, body: { error: 'unavailable', message: 'cannot reach the server' } };
+    }
+    let data = null;
+    try { data = await res.json(); } catch (e) { data = {}; }
+    if (res.status === 401 && this.token) this.onUnauthorized();
+    return { status: res.status, body: data };
+  }
+
+  register(username, password, nickname) { return this.call('POST', '/api/register', { username, password, nickname }); }
+  login(username, password) { return this.call('POST', '/api/login', { username, password }); }
+  me() { return this.call('GET', '/api/me'); }
+  searchUsers(q) { return this.call('GET', '/api/users?q=' + encodeURIComponent(q)); }
+  conversations() { return this.call('GET', '/api/conversations'); }
+  history(cid, beforeSeq, limit) {
+    return this.call('GET', `/api/conversations/${encodeURIComponent(cid)}/messages?before_seq=${beforeSeq}&limit=${limit}`);
+  }
+}

@@ -1,0 +1,415 @@
+// app.js — the cim web client: login, the three-column chat UI, and the reliable
+// behaviour around it (optimistic sends, retries with the same cmid, seq-gap pulls,
+// history paging, unread counts, reconnect). Speaks only docs/PROTOCOL.md.
+import { Api } from './api.js';
+import { Conn } from './conn.js';
+import { Store, cidOf } from './store.js';
+
+const $ = (id) => document.getElementById(id);
+const EMOJI = ['😀', '😂', '🙂', '😉', '😍', '😘', '😎', '🤔', '😅', '😭', '😡', '👍', '👎', '👏', '🙏', '💪',
+               '🎉', '❤️', '🔥', '✨', '☕', '🍻', '🌹', '✅'];
+const PAGE = 30;
+const TOKEN_KEY = 'cim.token';
+
+const api = new Api();
+let me = null;          // {user_id, username, nickname}
+let store = null;
+let conn = null;
+let active = null;      // {cid, peer}
+let mode = 'chats';     // chats | contacts
+let loadingOlder = false;
+let historyDone = new Set();
+
+// ---------- helpers ----------
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function nameOf(u) { return u ? (u.nickname || u.username) : '?'; }
+
+function avatar(u, extra) {
+  const name = nameOf(u);
+  let h = 0;
+  for (const ch of name) h = (h * 31 + ch.codePointAt(0)) >>> 0;
+  const a = el('div', `avatar c${h % 6}${extra ? ' ' + extra : ''}`, [...name][0] || '?');
+  a.title = name;
+  return a;
+}
+
+function hhmm(ms) {
+  const d = new Date(ms);
+  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+// ---------- auth ----------
+let registering = false;
+
+function showAuth(message) {
+  $('main').classList.add('hidden');
+  $('auth').classList.remove('hidden');
+  $('auth-error').textContent = message || '';
+}
+
+function authError(body, status) {
+  const code = body && body.error;
+  if (code === 'username_taken') return 'That username is taken.';
+  if (code === 'invalid_credentials') return 'Wrong username or password.';
+  if (status === 0) return 'Cannot reach the server.';
+  return (body && body.message) || 'Something went wrong, try again.';
+}
+
+async function submitAuth(ev) {
+  ev.preventDefault();
+  const username = $('auth-username').value.trim();
+  const password = $('auth-password').value;
+  if (!username || !password) {
+    $('auth-error').textContent = 'Enter a username and a password.';
+    return;
+  }
+  if (registering) {
+    const r = await api.register(username, password, $('auth-nickname').value.trim());
+    if (r.status !== 201) { $('auth-error').textContent = authError(r.body, r.status); return; }
+  }
+  const r = await api.login(username, password);
+  if (r.status !== 200) { $('auth-error').textContent = authError(r.body, r.status); return; }
+  localStorage.setItem(TOKEN_KEY, r.body.token);
+  await start(r.body.token);
+}
+
+function toggleRegister() {
+  registering = !registering;
+  $('auth-nickname-row').classList.toggle('hidden', !registering);
+  $('auth-submit').textContent = registering ? 'Register' : 'Sign in';
+  $('auth-submit').dataset.testid = registering ? 'register-button' : 'login-button';
+  $('auth-toggle').textContent = registering ? 'Have an account? Sign in' : 'No account? Register';
+  $('auth-error').textContent = '';
+}
+
+function logout() {
+  if (conn) conn.stop();
+  conn = null;
+  api.token = null;
+  localStorage.removeItem(TOKEN_KEY);
+  me = store = active = null;
+  $('messages').replaceChildren();
+  $('items').replaceChildren();
+  showAuth();
+}
+
+// ---------- start ----------
+async function start(token) {
+  api.token = token;
+  const r = await api.me();
+  if (r.status !== 200) { logout(); return; }
+  me = r.body;
+  store = new Store(me.user_id, localStorage);
+  historyDone = new Set();
+  $('auth').classList.add('hidden');
+  $('main').classList.remove('hidden');
+  $('me-avatar').replaceChildren(...avatar(me).childNodes);
+  $('me-avatar').className = avatar(me, 'me').className;
+  $('me-avatar').title = nameOf(me);
+  $('settings-user').textContent = `${nameOf(me)} (@${me.username})`;
+  conn = new Conn(() => api.token, { onFrame, onState, onOpen, onRefused });
+  conn.start();
+  await refreshConversations();
+}
+
+async function refreshConversations() {
+  const r = await api.conversations();
+  if (r.status !== 200 || !store) return;
+  store.loadConversations(r.body.conversations);
+  if (active) {
+    const c = store.conv(active.cid);
+    if (!active.peer && c.peer) active.peer = c.peer;
+  }
+  renderList();
+}
+
+// ---------- connection events ----------
+function onState(s) {
+  const e = $('conn-state');
+  e.textContent = s;
+  e.className = 'conn-state ' + s;
+}
+
+async function onRefused() {
+  const r = await api.me();   // a 401 here logs out (expired token); otherwise keep retrying
+  if (r.status === 401) logout();
+}
+
+function onOpen() {
+  // Resend what was never acknowledged, with the same cmid: the server dedups.
+  for (const o of store.outbox.values()) sendFrame(o);
+  // Catch up every conversation we hold messages of; the open one first.
+  const cids = new Set(active ? [active.cid] : []);
+  for (const cid of store.msgs.keys()) cids.add(cid);
+  for (const cid of cids) conn.send({ op: 'sync', conversation_id: cid, after_seq: store.highest(cid), limit: 100 });
+  refreshConversations();
+}
+
+function onFrame(f) {
+  if (!store) return;
+  switch (f.op) {
+    case 'sent': return onSent(f);
+    case 'msg': return onMsg(f.message);
+    case 'sync': return onSync(f);
+    case 'notify': return conn.send({ op: 'sync', conversation_id: f.conversation_id, after_seq: store.highest(f.conversation_id), limit: 100 });
+    case 'error': return onError(f);
+    default: return undefined;   // pong, receipt, typing
+  }
+}
+
+function onSent(f) {
+  const o = store.outbox.get(f.cmid);
+  if (o) {
+    store.add({ msg_id: f.msg_id, conversation_id: f.conversation_id, seq: f.seq, sender_id: me.user_id, type: 1,
+                content: o.content, mentions: [], created_at: f.created_at, cmid: f.cmid });
+  }
+  store.acked(f.cmid);
+  changed(f.conversation_id);
+}
+
+function onMsg(m) {
+  const known = store.convs.has(m.conversation_id) && store.conv(m.conversation_id).peer;
+  const r = store.add(m);
+  if (!r.added) return;
+  if (r.gapFrom !== null && r.gapFrom !== undefined)   // missed pushes: pull the range
+    conn.send({ op: 'sync', conversation_id: m.conversation_id, after_seq: r.gapFrom, limit: 100 });
+  const c = store.conv(m.conversation_id);
+  if (m.sender_id !== me.user_id) {
+    if (active && active.cid === m.conversation_id && document.visibilityState === 'visible') markRead(c);
+    else if (m.seq > c.lastRead) c.unread += 1;
+  }
+  if (!known) refreshConversations();
+  changed(m.conversation_id);
+}
+
+function onSync(f) {
+  let any = false;
+  for (const m of f.messages) any = store.add(m).added || any;
+  if (f.messages.length >= 100)   // more to come
+    conn.send({ op: 'sync', conversation_id: f.conversation_id, after_seq: f.messages[f.messages.length - 1].seq, limit: 100 });
+  const c = store.conv(f.conversation_id);
+  if (active && active.cid === f.conversation_id) markRead(c);
+  if (any) changed(f.conversation_id);
+}
+
+function onError(f) {
+  if (!f.cmid) return;
+  const o = store.outbox.get(f.cmid);
+  if (!o) return;
+  if (f.code === 'rate_limited' || f.code === 'unavailable') { o.failed = true; changed(o.cid); return; }
+  store.acked(f.cmid);   // refused for good: say so where the bubble was
+  systemNote(o.cid, `Not delivered: ${f.message || f.code}`);
+}
+
+const notes = new Map();   // cid -> [text] local system lines
+function systemNote(cid, text) {
+  if (!notes.has(cid)) notes.set(cid, []);
+  notes.get(cid).push(text);
+  changed(cid);
+}
+
+function markRead(c) {
+  const seq = Math.max(c.maxSeq, store.highest(c.cid));
+  if (seq > c.lastRead || c.unread) {
+    c.lastRead = seq;
+    c.unread = 0;
+    conn.send({ op: 'read', conversation_id: c.cid, seq });
+  }
+}
+
+function changed(cid) {
+  renderList();
+  if (active && active.cid === cid) renderMessages();
+}
+
+// ---------- sending ----------
+function sendFrame(o) {
+  return conn && conn.send({ op: 'send', cmid: o.cmid, to: o.to, type: 1, content: o.content });
+}
+
+function sendInput() {
+  const text = $('input').value.replace(/\s+$/, '');
+  if (!text.trim() || !active || !active.peer) return;
+  const o = store.queue(active.peer.user_id, text);
+  $('input').value = '';
+  sendFrame(o);   // offline: it stays in the outbox and goes out on reconnect
+  changed(active.cid);
+}
+
+// Unacknowledged sends are retried every few seconds with the same cmid.
+setInterval(() => {
+  if (!store || !conn || !conn.online) return;
+  const now = Date.now();
+  for (const o of store.outbox.values()) if (now - o.created > 4000) sendFrame(o);
+}, 4000);
+
+// ---------- opening a chat, history ----------
+async function openChat(cid, peer) {
+  active = { cid, peer: peer || store.conv(cid).peer };
+  store.conv(cid).peer = active.peer;
+  $('settings').classList.add('hidden');
+  $('messages').classList.remove('hidden');
+  $('peer-name').textContent = nameOf(active.peer);
+  for (const id of ['input', 'send', 'emoji-button']) $(id).disabled = false;
+  if (!store.msgs.has(cid)) await loadOlder(true);
+  markRead(store.conv(cid));
+  renderList();
+  renderMessages(true);
+  $('input').focus();
+}
+
+async function loadOlder(first) {
+  if (!active || loadingOlder || historyDone.has(active.cid)) return;
+  loadingOlder = true;
+  const cid = active.cid;
+  const before = first ? Number.MAX_SAFE_INTEGER : store.lowest(cid);
+  const box = $('messages');
+  const fromBottom = box.scrollHeight - box.scrollTop;
+  const r = await api.history(cid, before, PAGE);
+  loadingOlder = false;
+  if (r.status !== 200) return;
+  for (const m of r.body.messages) store.add(m);
+  if (r.body.messages.length < PAGE) historyDone.add(cid);
+  store.conv(cid).maxSeq = Math.max(store.conv(cid).maxSeq, r.body.max_seq);
+  if (!first && active && active.cid === cid) {
+    renderMessages();
+    box.scrollTop = box.scrollHeight - fromBottom;   // keep the view where it was
+  }
+}
+
+// ---------- rendering ----------
+function renderList() {
+  if (!store) return;
+  const ul = $('items');
+  const q = $('search').value.trim().toLowerCase();
+  if (mode === 'contacts') return;   // filled by search results
+  const items = store.list().filter((c) => c.peer && (!q || nameOf(c.peer).toLowerCase().includes(q) || c.peer.username.toLowerCase().includes(q)));
+  if (!items.length) {
+    ul.replaceChildren(el('li', 'empty', q ? 'No chats match.' : 'No chats yet — find someone in Contacts.'));
+    return;
+  }
+  ul.replaceChildren(...items.map((c) => {
+    const li = el('li', 'item' + (active && active.cid === c.cid ? ' active' : ''));
+    li.dataset.testid = 'conversation';
+    li.dataset.cid = c.cid;
+    const body = el('div', 'item-body');
+    const top = el('div', 'item-top');
+    top.append(el('span', 'item-name', nameOf(c.peer)), el('span', 'item-time', c.last ? hhmm(c.last.created_at) : ''));
+    const bottom = el('div', 'item-bottom');
+    const preview = c.last ? (c.last.sender_id === me.user_id ? 'You: ' : '') + c.last.content.replace(/\s+/g, ' ') : '';
+    bottom.append(el('span', 'item-preview', preview));
+    if (c.unread > 0 && !(active && active.cid === c.cid)) {
+      const b = el('span', 'badge', String(c.unread > 99 ? '99+' : c.unread));
+      b.dataset.testid = 'unread-badge';
+      bottom.append(b);
+    }
+    body.append(top, bottom);
+    li.append(avatar(c.peer), body);
+    li.onclick = () => openChat(c.cid, c.peer);
+    return li;
+  }));
+}
+
+async function renderContacts() {
+  const q = $('search').value.trim();
+  const ul = $('items');
+  if (!q) { ul.replaceChildren(el('li', 'empty', 'Type a username to find people.')); return; }
+  const r = await api.searchUsers(q);
+  if (mode !== 'contacts' || $('search').value.trim() !== q) return;   // a newer search won
+  const users = r.status === 200 ? r.body.users : [];
+  if (!users.length) { ul.replaceChildren(el('li', 'empty', 'Nobody found.')); return; }
+  ul.replaceChildren(...users.map((u) => {
+    const li = el('li', 'item');
+    li.dataset.testid = 'contact';
+    li.dataset.uid = String(u.user_id);
+    const body = el('div', 'item-body');
+    body.append(el('div', 'item-name', nameOf(u)), el('div', 'item-preview', '@' + u.username));
+    li.append(avatar(u), body);
+    li.onclick = () => { setMode('chats'); openChat(cidOf(me.user_id, u.user_id), u); };
+    return li;
+  }));
+}
+
+function bubble(m, mine, state) {
+  const row = el('div', 'row ' + (mine ? 'mine' : 'theirs') + (state ? ' ' + state : ''));
+  row.dataset.testid = 'message';
+  if (m.seq) row.dataset.seq = String(m.seq);
+  if (m.msg_id) row.dataset.msgid = m.msg_id;
+  row.append(avatar(mine ? me : active.peer), el('div', 'bubble', m.content), el('div', 'meta', hhmm(m.created_at || m.created)));
+  return row;
+}
+
+function renderMessages(toBottom) {
+  const box = $('messages');
+  const atBottom = toBottom || box.scrollHeight - box.scrollTop - box.clientHeight < 60;
+  const nodes = [];
+  if (historyDone.has(active.cid)) nodes.push(el('div', 'history-top', 'Start of the conversation'));
+  for (const m of store.sorted(active.cid)) {
+    if (m.type === 100) nodes.push(el('div', 'system', m.content));
+    else nodes.push(bubble(m, m.sender_id === me.user_id));
+  }
+  for (const o of store.pending(active.cid)) nodes.push(bubble(o, true, o.failed ? 'pending failed' : 'pending'));
+  for (const t of notes.get(active.cid) || []) nodes.push(el('div', 'system', t));
+  box.replaceChildren(...nodes);
+  if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+function setMode(m) {
+  mode = m;
+  $('nav-chats').classList.toggle('active', m === 'chats');
+  $('nav-contacts').classList.toggle('active', m === 'contacts');
+  $('list-title').textContent = m === 'chats' ? 'Chats' : 'Contacts';
+  $('search').placeholder = m === 'chats' ? 'Search chats' : 'Search users';
+  $('search').value = '';
+  if (m === 'chats') renderList();
+  else renderContacts();
+}
+
+// ---------- wiring ----------
+function wire() {
+  $('auth-form').addEventListener('submit', submitAuth);
+  $('auth-toggle').addEventListener('click', toggleRegister);
+  $('logout').addEventListener('click', logout);
+  $('settings-logout').addEventListener('click', logout);
+  $('nav-chats').addEventListener('click', () => setMode('chats'));
+  $('nav-contacts').addEventListener('click', () => setMode('contacts'));
+  $('nav-settings').addEventListener('click', () => {
+    $('settings').classList.toggle('hidden');
+    $('messages').classList.toggle('hidden', !$('settings').classList.contains('hidden'));
+  });
+  let searchTimer = null;
+  $('search').addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => (mode === 'chats' ? renderList() : renderContacts()), 150);
+  });
+  $('send').addEventListener('click', sendInput);
+  $('input').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); sendInput(); }
+  });
+  $('messages').addEventListener('scroll', () => { if ($('messages').scrollTop < 40) loadOlder(false); });
+  const panel = $('emoji-panel');
+  panel.replaceChildren(...EMOJI.map((e) => {
+    const b = el('button', '', e);
+    b.type = 'button';
+    b.onclick = () => { $('input').setRangeText(e, $('input').selectionStart, $('input').selectionEnd, 'end'); panel.classList.add('hidden'); $('input').focus(); };
+    return b;
+  }));
+  $('emoji-button').addEventListener('click', () => panel.classList.toggle('hidden'));
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && active && store) { markRead(store.conv(active.cid)); renderList(); }
+  });
+  window.addEventListener('offline', () => conn && conn.pause());
+  window.addEventListener('online', () => conn && conn.kick());
+  api.onUnauthorized = () => logout();
+}
+
+wire();
+const saved = localStorage.getItem(TOKEN_KEY);
+if (saved) start(saved);
+else showAuth();
