@@ -199,7 +199,8 @@ struct gw_s {
 extern const im_cfg_field_t gw_config_table[];
 
 /* ---- server.c: the lws context and its service thread ---- */
-int gw_server_start(gw_t *g);
+int gw_server_start(gw_t *g);   /* binds the client port; nothing is served yet */
+void gw_server_run(gw_t *g);    /* starts [S]: connections are accepted from now on */
 void gw_server_stop(gw_t *g);
 
 /* ---- http.c: REST requests on [S] ---- */

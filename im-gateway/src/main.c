@@ -29,9 +29,13 @@ static int start(gw_t *g)
     gw_jobs_start(g);
     if ((rc = gw_server_start(g)) != IM_OK) return rc;
     if ((rc = gw_down_start(g)) != IM_OK) return rc;
+    /* registered before the first connection is accepted: logic must see a gateway
+     * alive before any session on it exists */
     char addr[128];
     snprintf(addr, sizeof addr, "%s:%d", g->cfg.common.advertise_host, g->cfg.port);
-    return im_daemon_register(&g->daemon, &g->cfg.common, addr);
+    if ((rc = im_daemon_register(&g->daemon, &g->cfg.common, addr)) != IM_OK) return rc;
+    gw_server_run(g);
+    return IM_OK;
 }
 
 static void stop(gw_t *g)

@@ -106,9 +106,13 @@ int gw_server_start(gw_t *g)
     }
     gw_conns_init(g);
     gw_conns_sweep_start(g);
+    return IM_OK;
+}
+
+void gw_server_run(gw_t *g)
+{
     pthread_create(&g->lws_thread, NULL, service_main, g);
     im_info("gateway.listening", "url=http://%s:%d/", g->cfg.host, g->cfg.port);
-    return IM_OK;
 }
 
 void gw_server_stop(gw_t *g)

@@ -73,6 +73,11 @@ typedef struct {
     im_metric_t *m_rejected;        /* sends refused (bad input, unknown user) */
     im_metric_t *m_pushed;          /* downstream records produced */
     im_metric_t *m_offline;         /* offline-push tasks produced */
+    pthread_mutex_t gw_lock;        /* guards the live gateway list */
+    char **gw_live;                 /* instance ids of registered gateways */
+    size_t gw_nlive;
+    int gw_known;                   /* a first snapshot arrived */
+    im_etcd_watch_t *gw_watch;
 } logic_t;
 
 /* One client `send` going through the pipeline ([consume] only). */
@@ -114,6 +119,11 @@ void logic_dedup_store(logic_t *l, logic_send_t *items, size_t n);
 /* ---- seq.c ---- */
 int logic_seq_next(logic_t *l, const char *cid, uint64_t *seq);
 int logic_seq_raise(logic_t *l, const char *cid);   /* after a seq conflict: counter >= MySQL max */
+
+/* ---- gateways.c: live gateways, from etcd ---- */
+void logic_gateways_start(logic_t *l);
+void logic_gateways_stop(logic_t *l);
+int logic_gateway_alive(logic_t *l, const char *gateway_id);
 
 /* ---- push.c ---- */
 void logic_push_sent(logic_t *l, const logic_send_t *it);

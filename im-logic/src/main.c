@@ -22,6 +22,7 @@ static int start(logic_t *l)
     im_info("snowflake.worker", "worker_id=%d", worker);
     rc = im_discovery_init(&l->repo, l->daemon.etcd, "im-repo", &im__repo__v1__repo__descriptor);
     if (rc != IM_OK) return rc;
+    logic_gateways_start(l);
     if ((rc = logic_rpc_start(l)) != IM_OK) return rc;
     if ((rc = logic_consume_start(l)) != IM_OK) return rc;
     char addr[128];
@@ -36,6 +37,7 @@ static void stop(logic_t *l)
     im_rpc_server_free(l->rpc);          /* finishes in-flight calls */
     im_kafka_producer_free(l->producer); /* flushes acks and pushes */
     im_discovery_fini(&l->repo);
+    logic_gateways_stop(l);
     im_daemon_fini(&l->daemon);
     im_snowflake_fini(&l->ids);
     im_redis_pool_free(l->redis);

@@ -33,7 +33,7 @@ static void produce_downstream(logic_t *l, const char *gateway_id, Im__Mq__V1__T
     im_free(buf);
 }
 
-/* The distinct gateways holding a connection of user_id (other than except_conn). */
+/* The distinct live gateways holding a connection of user_id (other than except_conn). */
 static size_t user_gateways(logic_t *l, uint64_t user_id, const char *except_conn,
                             char gws[][96], size_t max)
 {
@@ -42,7 +42,7 @@ static size_t user_gateways(logic_t *l, uint64_t user_id, const char *except_con
     if (r && r->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i + 1 < r->elements; i += 2) {
             const char *conn = r->element[i]->str, *gw = r->element[i + 1]->str;
-            if (except_conn && strcmp(conn, except_conn) == 0) continue;
+            if ((except_conn && strcmp(conn, except_conn) == 0) || !logic_gateway_alive(l, gw)) continue;
             size_t k = 0;
             while (k < n && strcmp(gws[k], gw) != 0) k++;
             if (k == n && n < max) snprintf(gws[n++], 96, "%s", gw);

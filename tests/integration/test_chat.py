@@ -324,3 +324,22 @@ def test_trace_id_in_every_daemon_log(chat):
     assert re.search(r"event=msg\.saved .*trace=" + trace, repo_log)
     a.close()
     b.close()
+
+
+def test_sessions_on_a_killed_gateway_count_as_offline(chat):
+    infra = chat["infra"]
+    doomed = infra.start("im-gateway", "gw-doomed")
+    a = Client(chat["gws"][0].url, uname("alice"))
+    b = Client(doomed.url, uname("bob"))
+    a.connect()
+    b.connect()
+    wait_for("b's session in redis", lambda: infra.redis("HLEN", "user_session:%d" % b.user_id) == "1")
+    doomed.kill()                                   # SIGKILL: its sessions stay in Redis
+    infra.daemons.remove(doomed)
+    wait_for("gateway gone from etcd", lambda: "gw-doomed" not in infra.etcd.services("im-gateway"), timeout=10)
+    time.sleep(0.5)                                 # logic's watch has seen it too
+    cmid = a.send(b.user_id, "are you there?")
+    a.expect("sent", where=lambda f: f["cmid"] == cmid)
+    wait_for("offline push for b", lambda: any(p["user_id"] == b.user_id and p["message"]["cmid"] == cmid
+                                              for p in chat["hook"].posts), timeout=15)
+    a.close()
