@@ -20,6 +20,7 @@ static int start(gw_t *g)
 {
     int rc = im_daemon_init(&g->daemon, "im-gateway", &g->cfg.common, NULL, g);
     if (rc != IM_OK) return rc;
+    im_daemon_watch_config(&g->daemon, gw_config_table, &g->cfg);
     g->gateway_id = g->daemon.instance;
     metrics(g);
     if ((rc = im_discovery_init(&g->logic, g->daemon.etcd, "im-logic", &im__logic__v1__logic__descriptor)) != IM_OK)

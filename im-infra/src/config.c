@@ -70,6 +70,21 @@ int im_config_set(const im_cfg_field_t *table, void *cfg, const char *name, cons
     return set_field(f, cfg, value, err, errlen);
 }
 
+int im_config_set_live(const im_cfg_field_t *table, void *cfg, const char *name,
+                       const char *value, char *err, size_t errlen)
+{
+    const im_cfg_field_t *f = find(table, name);
+    if (f == NULL || f->type == IM_CFG_STR) {
+        snprintf(err, errlen, "%s: %s", name, f ? "string keys need a restart" : "unknown key");
+        return IM_EINVAL;
+    }
+    int v = 0;
+    const im_cfg_field_t one[] = {{"value", f->type, 0, NULL, f->min, f->max, NULL}, IM_CFG_END};
+    int rc = set_field(&one[0], &v, value, err, errlen);
+    if (rc == IM_OK) __atomic_store_n((int *)((char *)cfg + f->offset), v, __ATOMIC_RELAXED);
+    return rc;
+}
+
 static char *trim(char *s)
 {
     while (isspace((unsigned char)*s)) s++;

@@ -98,6 +98,34 @@ int im_daemon_register(im_daemon_t *d, const im_common_cfg_t *c, const char *add
     return rc;
 }
 
+/* @locality: the etcd watch thread */
+static void on_config(void *ud, const im_etcd_kv_t *kvs, size_t n)
+{
+    im_daemon_t *d = ud;
+    size_t plen = strlen(IM_ETCD_CONFIG_PREFIX) + strlen(d->service) + 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = kvs[i].key + plen, *value = kvs[i].value;
+        char err[256];
+        im_log_level_t level;
+        if (strcmp(name, "log_level") == 0 && im_log_level_parse(value, &level) == 0) {
+            im_log_set_level(level);
+        } else if (im_config_set_live(d->table, d->cfg, name, value, err, sizeof err) != IM_OK) {
+            im_warn("config.rejected", "key=%s err=\"%s\"", name, err);
+            continue;
+        }
+        im_info("config.applied", "key=%s value=%s", name, value);
+    }
+}
+
+void im_daemon_watch_config(im_daemon_t *d, const im_cfg_field_t *table, void *cfg)
+{
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s%s/", IM_ETCD_CONFIG_PREFIX, d->service);
+    d->table = table;
+    d->cfg = cfg;
+    d->config_watch = im_etcd_watch_prefix(d->etcd, prefix, on_config, d);
+}
+
 int im_daemon_wait(void)
 {
     sigset_t set;
@@ -112,6 +140,8 @@ int im_daemon_wait(void)
 
 void im_daemon_fini(im_daemon_t *d)
 {
+    im_etcd_watch_free(d->config_watch);
+    d->config_watch = NULL;
     if (d->etcd) {
         im_etcd_deregister(d->etcd);
         im_etcd_free(d->etcd);

@@ -22,6 +22,11 @@ void im_log_init(const char *daemon, im_log_level_t min_level)
     g_min = min_level;
 }
 
+void im_log_set_level(im_log_level_t min_level)
+{
+    __atomic_store_n(&g_min, min_level, __ATOMIC_RELAXED);
+}
+
 int im_log_level_parse(const char *s, im_log_level_t *out)
 {
     for (int i = 0; i < 4; i++)
@@ -74,7 +79,7 @@ void im_traceparent_trace(const char *tp, char trace_id[33])
 
 void im_log(im_log_level_t level, const char *event, const char *fmt, ...)
 {
-    if (level < g_min) return;
+    if (level < __atomic_load_n(&g_min, __ATOMIC_RELAXED)) return;
     char line[2048];
     struct timespec ts;
     struct tm tm;

@@ -37,6 +37,7 @@ int main(int argc, char **argv)
     im_rpc_global_init();
     if (connect_stores(r) != IM_OK) return 1;
     if (im_daemon_init(&r->daemon, "im-repo", &r->cfg.common, health, r) != IM_OK) return 1;
+    im_daemon_watch_config(&r->daemon, repo_config_table, &r->cfg);
     if (repo_rpc_start(r) != IM_OK) return 1;
 
     char addr[128];

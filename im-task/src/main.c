@@ -11,6 +11,7 @@ int main(int argc, char **argv)
     task_t *t = &g_task;
     im_daemon_config("im-task", argc, argv, task_config_table, &t->cfg, &t->cfg.common);
     if (im_daemon_init(&t->daemon, "im-task", &t->cfg.common, NULL, t) != IM_OK) return 1;
+    im_daemon_watch_config(&t->daemon, task_config_table, &t->cfg);
     int rc = strcmp(t->cfg.push_provider, "webhook") == 0 ? task_provider_webhook(t, &t->provider)
            : strcmp(t->cfg.push_provider, "log") == 0     ? task_provider_log(t, &t->provider)
                                                           : IM_ECONFIG;

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections import Counter
 
+from client import Client
 from cluster import BUILD, ROOT, http, wait_for
 
 
@@ -95,3 +96,23 @@ def test_kafka_consumer_group_is_at_least_once(cluster):
     again = subprocess.run([probe, "consume", brokers, topic, group, "1"], capture_output=True, text=True,
                            timeout=120, env=dict(os.environ, PROBE_WAIT_S="10"))
     assert again.returncode == 1 and again.stdout == ""
+
+
+def test_dynamic_config_from_etcd(cluster):
+    repo, (logic,), gw = start_core(cluster)
+    # not a valid value: rejected, the daemon keeps running
+    cluster.etcd.put("/im/config/im-gateway/send_rate", "not-a-number")
+    wait_for("rejected", lambda: "event=config.rejected key=send_rate" in gw.log_text() or None, timeout=5)
+    # the rate limit follows etcd: burst 2, refill 1/s
+    cluster.etcd.put("/im/config/im-gateway/send_rate", "1")
+    cluster.etcd.put("/im/config/im-gateway/send_burst", "2")
+    wait_for("applied", lambda: "event=config.applied key=send_burst value=2" in gw.log_text() or None, timeout=5)
+    a, b = Client(gw.url, "dyn_a_" + uuid.uuid4().hex[:6]), Client(gw.url, "dyn_b_" + uuid.uuid4().hex[:6])
+    a.connect()
+    for i in range(4):
+        a.send(b.user_id, "m%d" % i)
+    codes = sorted(f.get("code", f["op"]) for f in [a.expect("error") for _ in range(2)] + a.drain("sent", 2))
+    assert codes == ["rate_limited", "rate_limited", "sent", "sent"]
+    a.close()
+    cluster.etcd.delete("/im/config/im-gateway/send_rate")
+    cluster.etcd.delete("/im/config/im-gateway/send_burst")

@@ -46,6 +46,13 @@ class Etcd:
         with urllib.request.urlopen(req, timeout=5) as r:
             return json.loads(r.read())
 
+    def put(self, key, value):
+        self._post("/kv/put", {"key": base64.b64encode(key.encode()).decode(),
+                               "value": base64.b64encode(value.encode()).decode()})
+
+    def delete(self, key):
+        self._post("/kv/deleterange", {"key": base64.b64encode(key.encode()).decode()})
+
     def prefix(self, prefix):
         """{key: value} of every key under prefix."""
         p = prefix.encode()

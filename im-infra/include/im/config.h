@@ -28,6 +28,10 @@ int im_config_load(const im_cfg_field_t *table, void *cfg, const char *path, cha
 /* Set one key from text, as a file line would (used by the loader and by /im/config/ watches). */
 int im_config_set(const im_cfg_field_t *table, void *cfg, const char *name, const char *value,
                   char *err, size_t errlen);
+/* At run time (an /im/config/ change): INT and BOOL keys only, stored atomically; strings
+ * need a restart (IM_EINVAL). */
+int im_config_set_live(const im_cfg_field_t *table, void *cfg, const char *name,
+                       const char *value, char *err, size_t errlen);
 void im_config_free(const im_cfg_field_t *table, void *cfg);   /* frees the strings */
 /* Writes every key with its help and current value, as an example file would read. */
 void im_config_dump(const im_cfg_field_t *table, const void *cfg, int fd);

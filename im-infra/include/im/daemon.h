@@ -47,6 +47,9 @@ typedef struct {
     char instance[96];        /* resolved instance id */
     im_etcd_t *etcd;
     im_admin_t *admin;
+    im_etcd_watch_t *config_watch;   /* /im/config/{service}/ */
+    const im_cfg_field_t *table;
+    void *cfg;
 } im_daemon_t;
 
 /* Parses `-c FILE` (and -h) from argv, loads the config table, sets up logging and
@@ -59,6 +62,9 @@ int im_daemon_init(im_daemon_t *d, const char *service, const im_common_cfg_t *c
                    im_admin_health_fn health, void *ud);
 /* Registers /im/services/{service}/{instance} with `addr` (host:port, "" if none). */
 int im_daemon_register(im_daemon_t *d, const im_common_cfg_t *c, const char *addr);
+/* Applies /im/config/{service}/{key} = value to the running config as it changes (INT and
+ * BOOL keys, and log_level); other keys are logged as needing a restart. */
+void im_daemon_watch_config(im_daemon_t *d, const im_cfg_field_t *table, void *cfg);
 /* Blocks until SIGTERM or SIGINT; returns the signal. */
 int im_daemon_wait(void);
 void im_daemon_fini(im_daemon_t *d);    /* deregisters, closes etcd, stops the admin port */

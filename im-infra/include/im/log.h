@@ -10,6 +10,7 @@ typedef enum { IM_LOG_DEBUG = 0, IM_LOG_INFO, IM_LOG_WARN, IM_LOG_ERROR } im_log
 
 void im_log_init(const char *daemon, im_log_level_t min_level);
 int im_log_level_parse(const char *s, im_log_level_t *out);
+void im_log_set_level(im_log_level_t min_level);
 void im_log_set_thread(const char *name); /* copies name; call at the start of each thread */
 
 /* fmt carries the key=value fields after the event name, e.g. "port=%d". */
