@@ -27,6 +27,7 @@ export CIM_ETCD_ENDPOINTS="http://127.0.0.1:$CIM_ETCD_PORT"
 export CIM_KAFKA_BROKERS="127.0.0.1:$CIM_KAFKA_PORT"
 export CIM_WEB_ROOT="$ROOT/web"
 GW_PORTS=(${CIM_GATEWAY_PORTS:-8080 8081})
+B=${CIM_PORT_BASE:-9100}   # gRPC and admin ports: B+1 B+11 (gateways), B+100.. (logic), B+200.. (repo), B+301 (task)
 
 alive() { [ -f "$RUN/pids/$1.pid" ] && kill -0 "$(cat "$RUN/pids/$1.pid")" 2>/dev/null; }
 
@@ -49,12 +50,12 @@ healthy() {
   [ -n "$admin" ] && curl -sf "http://$admin/healthz" >/dev/null
 }
 
-start repo-1 im-repo CIM_GRPC_PORT=9300 CIM_ADMIN_PORT=9301 CIM_MYSQL_PORT="$CIM_MYSQL_PORT" CIM_REDIS_PORT="$CIM_REDIS_PORT"
-start logic-1 im-logic CIM_GRPC_PORT=9200 CIM_ADMIN_PORT=9201 CIM_REDIS_PORT="$CIM_REDIS_PORT"
-start logic-2 im-logic CIM_GRPC_PORT=9210 CIM_ADMIN_PORT=9211 CIM_REDIS_PORT="$CIM_REDIS_PORT"
-start gw-1 im-gateway CIM_PORT="${GW_PORTS[0]}" CIM_ADMIN_PORT=9101 CIM_REDIS_PORT="$CIM_REDIS_PORT"
-start gw-2 im-gateway CIM_PORT="${GW_PORTS[1]}" CIM_ADMIN_PORT=9111 CIM_REDIS_PORT="$CIM_REDIS_PORT"
-start task-1 im-task CIM_ADMIN_PORT=9401
+start repo-1 im-repo CIM_GRPC_PORT=$((B + 200)) CIM_ADMIN_PORT=$((B + 201)) CIM_MYSQL_PORT="$CIM_MYSQL_PORT" CIM_REDIS_PORT="$CIM_REDIS_PORT"
+start logic-1 im-logic CIM_GRPC_PORT=$((B + 100)) CIM_ADMIN_PORT=$((B + 101)) CIM_REDIS_PORT="$CIM_REDIS_PORT"
+start logic-2 im-logic CIM_GRPC_PORT=$((B + 110)) CIM_ADMIN_PORT=$((B + 111)) CIM_REDIS_PORT="$CIM_REDIS_PORT"
+start gw-1 im-gateway CIM_PORT="${GW_PORTS[0]}" CIM_ADMIN_PORT=$((B + 1)) CIM_REDIS_PORT="$CIM_REDIS_PORT"
+start gw-2 im-gateway CIM_PORT="${GW_PORTS[1]}" CIM_ADMIN_PORT=$((B + 11)) CIM_REDIS_PORT="$CIM_REDIS_PORT"
+start task-1 im-task CIM_ADMIN_PORT=$((B + 301))
 
 for pair in repo-1:im-repo logic-1:im-logic logic-2:im-logic gw-1:im-gateway gw-2:im-gateway task-1:im-task; do
   name=${pair%%:*} service=${pair#*:}
