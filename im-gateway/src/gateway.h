@@ -271,6 +271,8 @@ void gw_sync_run(gw_t *g, gw_job_t *job);                   /* [W] half of sync 
 /* ---- up.c: im-upstream-topic ---- */
 int gw_up_start(gw_t *g);
 void gw_up_stop(gw_t *g);
+/* An upstream record from connection c for op; conn_id is the buffer up->conn_id points to. */
+void gw_up_init(gw_t *g, gw_conn_t *c, const char *op, Im__Mq__V1__Upstream *up, char conn_id[24]);
 int gw_up_send(gw_t *g, const Im__Mq__V1__Upstream *u, const char *key, const char *trace);
 
 /* ---- down.c: [D] ---- */

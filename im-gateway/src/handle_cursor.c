@@ -17,16 +17,11 @@ void gw_handle_cursor(gw_t *g, gw_conn_t *c, void *msg)
         return;
     }
     char conn_id[24], trace[33];
-    snprintf(conn_id, sizeof conn_id, "%llx", (unsigned long long)c->id);
     im_trace_new(trace);
-    Im__Mq__V1__Upstream up = IM__MQ__V1__UPSTREAM__INIT;
-    up.gateway_id = (char *)g->gateway_id;
-    up.conn_id = conn_id;
-    up.user_id = c->user->id;
-    up.op = (char *)op;
+    Im__Mq__V1__Upstream up;
+    gw_up_init(g, c, op, &up, conn_id);
     up.conversation_id = (char *)cid;
     up.seq = (uint64_t)json_integer_value(seq);
-    up.received_at = gw_now_ms();
     if (gw_up_send(g, &up, cid, trace) != IM_OK)
         gw_ws_error(g, c, "unavailable", "could not queue, retry", NULL);
 }

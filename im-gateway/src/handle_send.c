@@ -34,20 +34,15 @@ void gw_handle_send(gw_t *g, gw_conn_t *c, void *msg)
     char cid[64], conn_id[24], trace[33];
     snprintf(cid, sizeof cid, "s_%llu_%llu", (unsigned long long)(me < peer ? me : peer),
              (unsigned long long)(me < peer ? peer : me));
-    snprintf(conn_id, sizeof conn_id, "%llx", (unsigned long long)c->id);
     im_trace_new(trace);
 
-    Im__Mq__V1__Upstream up = IM__MQ__V1__UPSTREAM__INIT;
-    up.gateway_id = (char *)g->gateway_id;
-    up.conn_id = conn_id;
-    up.user_id = me;
-    up.op = "send";
+    Im__Mq__V1__Upstream up;
+    gw_up_init(g, c, "send", &up, conn_id);
     up.cmid = (char *)cmid;
     up.to_user = peer;
     up.type = type ? (int32_t)json_integer_value(type) : 1;
     up.content = (char *)content;
     up.conversation_id = cid;
-    up.received_at = gw_now_ms();
     im_trace_set(trace);
     if (gw_up_send(g, &up, cid, trace) != IM_OK) {
         gw_ws_error(g, c, "unavailable", "could not queue the message, retry", cmid);

@@ -16,13 +16,9 @@ void gw_handle_typing(gw_t *g, gw_conn_t *c, void *msg)
     if (!im_bucket_take(&c->user->send_bucket, g->cfg.send_rate, g->cfg.send_burst, gw_now_ms()))
         return;   /* typing is a hint: drop it quietly when over the limit */
     char conn_id[24], trace[33];
-    snprintf(conn_id, sizeof conn_id, "%llx", (unsigned long long)c->id);
     im_trace_new(trace);
-    Im__Mq__V1__Upstream up = IM__MQ__V1__UPSTREAM__INIT;
-    up.gateway_id = (char *)g->gateway_id;
-    up.conn_id = conn_id;
-    up.user_id = c->user->id;
-    up.op = "typing";
+    Im__Mq__V1__Upstream up;
+    gw_up_init(g, c, "typing", &up, conn_id);
     up.conversation_id = (char *)cid;
     gw_up_send(g, &up, cid, trace);
 }

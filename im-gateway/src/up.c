@@ -4,6 +4,7 @@
 #include "im/log.h"
 #include "im/names.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int gw_up_start(gw_t *g)
@@ -16,6 +17,17 @@ void gw_up_stop(gw_t *g)
 {
     im_kafka_producer_free(g->up);   /* flushes what clients already sent */
     g->up = NULL;
+}
+
+void gw_up_init(gw_t *g, gw_conn_t *c, const char *op, Im__Mq__V1__Upstream *up, char conn_id[24])
+{
+    im__mq__v1__upstream__init(up);
+    snprintf(conn_id, 24, "%llx", (unsigned long long)c->id);
+    up->gateway_id = (char *)g->gateway_id;
+    up->conn_id = conn_id;
+    up->user_id = c->user->id;
+    up->op = (char *)op;
+    up->received_at = gw_now_ms();
 }
 
 int gw_up_send(gw_t *g, const Im__Mq__V1__Upstream *u, const char *key, const char *trace)

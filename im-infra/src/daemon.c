@@ -126,6 +126,24 @@ void im_daemon_watch_config(im_daemon_t *d, const im_cfg_field_t *table, void *c
     d->config_watch = im_etcd_watch_prefix(d->etcd, prefix, on_config, d);
 }
 
+int im_daemon_serve(const char *host, int port, int threads, const ProtobufCServiceDescriptor *svc,
+                    const im_rpc_method_t *methods, void *ud, im_rpc_server_t **out)
+{
+    char addr[128];
+    snprintf(addr, sizeof addr, "%s:%d", host, port);
+    im_rpc_server_t *s = im_rpc_server_new(addr, threads);
+    int rc = im_rpc_server_add_service(s, svc, methods, ud);
+    if (rc == IM_OK) rc = im_rpc_server_start(s);
+    if (rc != IM_OK) {
+        im_error("rpc.start_failed", "addr=%s err=\"%s\"", addr, im_strerror(rc));
+        im_rpc_server_free(s);
+        return rc;
+    }
+    im_info("rpc.listening", "service=%s addr=%s:%d", svc->name, host, im_rpc_server_port(s));
+    *out = s;
+    return IM_OK;
+}
+
 int im_daemon_wait(void)
 {
     sigset_t set;

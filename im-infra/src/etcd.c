@@ -135,6 +135,28 @@ json_t *etcd_post(im_etcd_t *e, const char *path, json_t *body, int timeout_ms)
     return reply;
 }
 
+void etcd_kvs(json_t *reply, im_etcd_kv_t **kvs, size_t *n)
+{
+    json_t *arr = json_object_get(reply, "kvs");   /* absent when empty */
+    size_t cnt = json_array_size(arr), m = 0;
+    im_etcd_kv_t *out = im_calloc(cnt ? cnt : 1, sizeof *out);
+    for (size_t i = 0; i < cnt; i++) {
+        json_t *kv = json_array_get(arr, i);
+        const char *v = json_string_value(json_object_get(kv, "value"));   /* absent when "" */
+        out[m].key = etcd_unb64(json_string_value(json_object_get(kv, "key")));
+        out[m].value = v ? etcd_unb64(v) : im_strdup("");
+        out[m].mod_revision = etcd_int(kv, "mod_revision");
+        if (out[m].key && out[m].value) {
+            m++;
+        } else {
+            im_free(out[m].key);
+            im_free(out[m].value);
+        }
+    }
+    *kvs = out;
+    *n = m;
+}
+
 /* NULL if unreachable or an error reply; otherwise the reply (caller decrefs). */
 static json_t *call(im_etcd_t *e, const char *path, json_t *body)
 {
@@ -169,24 +191,8 @@ static int range(im_etcd_t *e, const char *key, const char *range_end, im_etcd_k
     im_free(k);
     im_free(re);
     if (r == NULL) return IM_EUNAVAIL;
-    json_t *arr = json_object_get(r, "kvs");   /* absent when empty */
-    size_t cnt = json_array_size(arr), m = 0;
-    im_etcd_kv_t *out = im_calloc(cnt ? cnt : 1, sizeof *out);
-    for (size_t i = 0; i < cnt; i++) {
-        json_t *kv = json_array_get(arr, i);
-        out[m].key = etcd_unb64(json_string_value(json_object_get(kv, "key")));
-        const char *v = json_string_value(json_object_get(kv, "value"));
-        out[m].value = v ? etcd_unb64(v) : im_strdup("");
-        out[m].mod_revision = etcd_int(kv, "mod_revision");
-        if (out[m].key && out[m].value) m++;
-        else {
-            im_free(out[m].key);
-            im_free(out[m].value);
-        }
-    }
+    etcd_kvs(r, kvs, n);
     json_decref(r);
-    *kvs = out;
-    *n = m;
     return IM_OK;
 }
 

@@ -29,7 +29,9 @@ struct im_etcd_watch_s {
 static int64_t snapshot(im_etcd_watch_t *w)
 {
     char *k = etcd_b64(w->prefix), *end = etcd_range_end(w->prefix), *re = etcd_b64(end);
-    json_t *r = etcd_post(w->e, "/kv/range", json_pack("{s:s, s:s}", "key", k, "range_end", re), 5000);
+    json_t *body = json_pack("{s:s, s:s}", "key", k, "range_end", re);
+    json_t *r = etcd_post(w->e, "/kv/range", body, 5000);
+    json_decref(body);
     im_free(k);
     im_free(end);
     im_free(re);
@@ -38,17 +40,9 @@ static int64_t snapshot(im_etcd_watch_t *w)
         return -1;
     }
     int64_t rev = etcd_int(json_object_get(r, "header"), "revision");
-    json_t *arr = json_object_get(r, "kvs");
-    size_t n = json_array_size(arr), m = 0;
-    im_etcd_kv_t *kvs = im_calloc(n ? n : 1, sizeof *kvs);
-    for (size_t i = 0; i < n; i++) {
-        json_t *kv = json_array_get(arr, i);
-        const char *v = json_string_value(json_object_get(kv, "value"));
-        kvs[m].key = etcd_unb64(json_string_value(json_object_get(kv, "key")));
-        kvs[m].value = v ? etcd_unb64(v) : im_strdup("");
-        kvs[m].mod_revision = etcd_int(kv, "mod_revision");
-        if (kvs[m].key && kvs[m].value) m++;
-    }
+    im_etcd_kv_t *kvs;
+    size_t m;
+    etcd_kvs(r, &kvs, &m);
     json_decref(r);
     w->cb(w->ud, kvs, m);
     im_etcd_kvs_free(kvs, m);

@@ -18,14 +18,8 @@ static const im_rpc_method_t methods[] = {
 
 int logic_rpc_start(logic_t *l)
 {
-    char addr[128];
-    snprintf(addr, sizeof addr, "%s:%d", l->cfg.grpc_host, l->cfg.grpc_port);
-    l->rpc = im_rpc_server_new(addr, l->cfg.rpc_threads);
-    im_rpc_server_add_service(l->rpc, &im__logic__v1__logic__descriptor, methods, l);
-    int rc = im_rpc_server_start(l->rpc);
-    if (rc == IM_OK)
-        im_info("rpc.listening", "addr=%s:%d", l->cfg.grpc_host, im_rpc_server_port(l->rpc));
-    return rc;
+    return im_daemon_serve(l->cfg.grpc_host, l->cfg.grpc_port, l->cfg.rpc_threads,
+                           &im__logic__v1__logic__descriptor, methods, l, &l->rpc);
 }
 
 int logic_repo_call(logic_t *l, const char *method, const ProtobufCMessage *req,

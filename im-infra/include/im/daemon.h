@@ -65,6 +65,9 @@ int im_daemon_register(im_daemon_t *d, const im_common_cfg_t *c, const char *add
 /* Applies /im/config/{service}/{key} = value to the running config as it changes (INT and
  * BOOL keys, and log_level); other keys are logged as needing a restart. */
 void im_daemon_watch_config(im_daemon_t *d, const im_cfg_field_t *table, void *cfg);
+/* Serves svc's methods on host:port (0 = any) with `threads` workers; logs the address. */
+int im_daemon_serve(const char *host, int port, int threads, const ProtobufCServiceDescriptor *svc,
+                    const im_rpc_method_t *methods, void *ud, im_rpc_server_t **out);
 /* Blocks until SIGTERM or SIGINT; returns the signal. */
 int im_daemon_wait(void);
 void im_daemon_fini(im_daemon_t *d);    /* deregisters, closes etcd, stops the admin port */
