@@ -116,8 +116,17 @@ int logic_send_batch(logic_t *l, logic_send_t *items, size_t n);
 void logic_dedup_lookup(logic_t *l, logic_send_t *items, size_t n);
 void logic_dedup_store(logic_t *l, logic_send_t *items, size_t n);
 
+/* ---- send.c helpers ---- */
+int64_t logic_now_ms(void);
+/* Still to be given a seq: not refused, not a duplicate, no seq yet. */
+static inline int logic_send_needs_seq(const logic_send_t *it)
+{
+    return !it->error && !it->duplicate && it->msg.seq == 0;
+}
+
 /* ---- seq.c ---- */
-int logic_seq_next(logic_t *l, const char *cid, uint64_t *seq);
+/* Gives every item that needs one a seq, a snowflake id and created_at, in batch order. */
+int logic_seq_assign(logic_t *l, logic_send_t *items, size_t n);
 int logic_seq_raise(logic_t *l, const char *cid);   /* after a seq conflict: counter >= MySQL max */
 
 /* ---- gateways.c: live gateways, from etcd ---- */
@@ -126,9 +135,17 @@ void logic_gateways_stop(logic_t *l);
 int logic_gateway_alive(logic_t *l, const char *gateway_id);
 
 /* ---- push.c ---- */
+/* The user_session:{uid} hashes of a batch's users, read in one pipelined round trip. */
+typedef struct {
+    uint64_t *uids;
+    void **replies;                 /* redisReply *, NULL if the read failed */
+    size_t n;
+} logic_sessions_t;
+void logic_sessions_load(logic_t *l, logic_sessions_t *s, const uint64_t *uids, size_t n);
+void logic_sessions_free(logic_sessions_t *s);
 void logic_push_sent(logic_t *l, const logic_send_t *it);
 void logic_push_error(logic_t *l, const logic_send_t *it);
-void logic_push_message(logic_t *l, const logic_send_t *it);
+void logic_push_message(logic_t *l, const logic_sessions_t *s, const logic_send_t *it);
 /* A frame to every connection of `user_id` (except one connection, may be NULL). */
 void logic_push_user(logic_t *l, uint64_t user_id, const char *except_conn, const char *frame,
                      const char *trace);

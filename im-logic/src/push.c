@@ -33,36 +33,76 @@ static void produce_downstream(logic_t *l, const char *gateway_id, Im__Mq__V1__T
     im_free(buf);
 }
 
-/* The distinct live gateways holding a connection of user_id (other than except_conn). */
-static size_t user_gateways(logic_t *l, uint64_t user_id, const char *except_conn,
-                            char gws[][96], size_t max)
+/* The distinct live gateways in a user_session hash (skipping connection except_conn). */
+static size_t gateways_of(logic_t *l, const redisReply *r, const char *except_conn, char gws[][96],
+                          size_t max)
 {
-    redisReply *r = im_redis_cmd(l->redis, "HGETALL " IM_KEY_USER_SESSION, (unsigned long long)user_id);
     size_t n = 0;
-    if (r && r->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i + 1 < r->elements; i += 2) {
-            const char *conn = r->element[i]->str, *gw = r->element[i + 1]->str;
-            if ((except_conn && strcmp(conn, except_conn) == 0) || !logic_gateway_alive(l, gw)) continue;
-            size_t k = 0;
-            while (k < n && strcmp(gws[k], gw) != 0) k++;
-            if (k == n && n < max) snprintf(gws[n++], 96, "%s", gw);
-        }
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) return 0;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const char *conn = r->element[i]->str, *gw = r->element[i + 1]->str;
+        if ((except_conn && strcmp(conn, except_conn) == 0) || !logic_gateway_alive(l, gw)) continue;
+        size_t k = 0;
+        while (k < n && strcmp(gws[k], gw) != 0) k++;
+        if (k == n && n < max) snprintf(gws[n++], 96, "%s", gw);
     }
-    if (r) freeReplyObject(r);
     return n;
+}
+
+void logic_sessions_load(logic_t *l, logic_sessions_t *s, const uint64_t *uids, size_t n)
+{
+    s->uids = im_calloc(n ? n : 1, sizeof *s->uids);
+    s->replies = im_calloc(n ? n : 1, sizeof *s->replies);
+    s->n = 0;
+    for (size_t i = 0; i < n; i++) {   /* distinct users */
+        size_t k = 0;
+        while (k < s->n && s->uids[k] != uids[i]) k++;
+        if (k == s->n) s->uids[s->n++] = uids[i];
+    }
+    redisContext *c = s->n ? im_redis_acquire(l->redis) : NULL;
+    if (c == NULL) return;   /* nobody looks online: offline pushes, and sync covers the rest */
+    for (size_t i = 0; i < s->n; i++)
+        redisAppendCommand(c, "HGETALL " IM_KEY_USER_SESSION, (unsigned long long)s->uids[i]);
+    int broken = 0;
+    for (size_t i = 0; i < s->n && !broken; i++)
+        broken = redisGetReply(c, &s->replies[i]) != REDIS_OK;
+    im_redis_release(l->redis, c, broken);
+}
+
+void logic_sessions_free(logic_sessions_t *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->replies[i]) freeReplyObject(s->replies[i]);
+    im_free(s->uids);
+    im_free(s->replies);
+}
+
+static const redisReply *session_of(const logic_sessions_t *s, uint64_t uid)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->uids[i] == uid) return s->replies[i];
+    return NULL;
+}
+
+static void push_to(logic_t *l, const redisReply *sessions, uint64_t user_id, const char *except_conn,
+                    const char *key, const char *frame, const char *trace)
+{
+    char gws[MAX_GATEWAYS][96];
+    size_t n = gateways_of(l, sessions, except_conn, gws, MAX_GATEWAYS);
+    Im__Mq__V1__Target t = IM__MQ__V1__TARGET__INIT;
+    t.user_id = user_id;
+    t.except_conn_id = (char *)(except_conn ? except_conn : "");
+    for (size_t i = 0; i < n; i++) produce_downstream(l, gws[i], &t, key, frame, trace);
 }
 
 void logic_push_user(logic_t *l, uint64_t user_id, const char *except_conn, const char *frame,
                      const char *trace)
 {
-    char gws[MAX_GATEWAYS][96];
-    size_t n = user_gateways(l, user_id, except_conn, gws, MAX_GATEWAYS);
-    Im__Mq__V1__Target t = IM__MQ__V1__TARGET__INIT;
-    t.user_id = user_id;
-    t.except_conn_id = (char *)(except_conn ? except_conn : "");
+    redisReply *r = im_redis_cmd(l->redis, "HGETALL " IM_KEY_USER_SESSION, (unsigned long long)user_id);
     char key[24];
     snprintf(key, sizeof key, "%llu", (unsigned long long)user_id);
-    for (size_t i = 0; i < n; i++) produce_downstream(l, gws[i], &t, key, frame, trace);
+    push_to(l, r, user_id, except_conn, key, frame, trace);
+    if (r) freeReplyObject(r);
 }
 
 static void to_conn(logic_t *l, const logic_send_t *it, const char *frame)
@@ -106,12 +146,12 @@ static void offline_task(logic_t *l, const logic_send_t *it, uint64_t user_id)
             (unsigned long long)it->msg.seq);
 }
 
-void logic_push_message(logic_t *l, const logic_send_t *it)
+void logic_push_message(logic_t *l, const logic_sessions_t *s, const logic_send_t *it)
 {
     char *frame = logic_frame_message(&it->msg);
     uint64_t to = it->up->to_user;
     char gws[MAX_GATEWAYS][96];
-    size_t n = user_gateways(l, to, NULL, gws, MAX_GATEWAYS);
+    size_t n = gateways_of(l, session_of(s, to), NULL, gws, MAX_GATEWAYS);
     Im__Mq__V1__Target t = IM__MQ__V1__TARGET__INIT;
     t.user_id = to;
     for (size_t i = 0; i < n; i++) {
@@ -120,6 +160,7 @@ void logic_push_message(logic_t *l, const logic_send_t *it)
                 (unsigned long long)to, it->cid, (unsigned long long)it->msg.seq);
     }
     if (n == 0) offline_task(l, it, to);
-    logic_push_user(l, it->up->user_id, it->up->conn_id, frame, it->trace);   /* my other devices */
+    /* the sender's other connections */
+    push_to(l, session_of(s, it->up->user_id), it->up->user_id, it->up->conn_id, it->cid, frame, it->trace);
     im_free(frame);
 }

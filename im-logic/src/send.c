@@ -1,7 +1,9 @@
 /* send.c — the send pipeline over one batch of upstream `send` records ([consume]).
  *
- * validate -> recipients exist -> dedup lookup -> seq + snowflake id -> SaveMessages
- * (one transaction) -> dedup store -> ack + push. Nothing is acked or pushed before
+ * validate -> recipients exist (one GetUsers) -> dedup lookup (one pipeline) -> seq +
+ * snowflake id (one pipeline) -> SaveMessages (one call, one transaction) -> dedup store
+ * (one pipeline) -> sessions (one pipeline) -> ack + push. Round trips per batch, not per
+ * message. Nothing is acked or pushed before
  * its row is committed. An error before the commit returns non-OK and the caller
  * retries the batch (already stored items then come back as duplicates). */
 #include "im/log.h"
@@ -15,7 +17,7 @@
 
 #define SEQ_CONFLICT_RETRIES 3
 
-static int64_t now_ms(void)
+int64_t logic_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -78,15 +80,6 @@ static int check_recipients(logic_t *l, logic_send_t *items, size_t n)
     return rc;
 }
 
-static int assign(logic_t *l, logic_send_t *it)
-{
-    int rc = logic_seq_next(l, it->cid, &it->msg.seq);
-    if (rc != IM_OK) return rc;
-    it->msg.msg_id = im_snowflake_next(&l->ids);
-    it->msg.created_at = now_ms();
-    return IM_OK;
-}
-
 /* SaveMessages for the items that still need storing. *conflicts counts items whose
  * seq was taken (their counter is raised; the caller assigns and saves them again). */
 static int save(logic_t *l, logic_send_t *items, size_t n, size_t *conflicts)
@@ -95,7 +88,7 @@ static int save(logic_t *l, logic_send_t *items, size_t n, size_t *conflicts)
     Im__Repo__V1__SaveItem **ptrs = im_calloc(n, sizeof *ptrs);
     size_t *idx = im_calloc(n, sizeof *idx), m = 0;
     for (size_t i = 0; i < n; i++) {
-        if (items[i].error || items[i].duplicate || items[i].msg.seq == 0) continue;
+        if (items[i].error || items[i].duplicate || items[i].msg.seq == 0) continue;   /* nothing to store */
         im__repo__v1__save_item__init(&store[m]);
         store[m].message = &items[i].msg;
         store[m].n_members = 2;
@@ -150,15 +143,22 @@ int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
     size_t conflicts = 0;
     int round = 0;
     do {
-        for (size_t i = 0; i < n; i++)
-            if (!items[i].error && !items[i].duplicate && items[i].msg.seq == 0 &&
-                (rc = assign(l, &items[i])) != IM_OK)
-                return rc;
+        if ((rc = logic_seq_assign(l, items, n)) != IM_OK) return rc;
         if ((rc = save(l, items, n, &conflicts)) != IM_OK) return rc;
     } while (conflicts && ++round < SEQ_CONFLICT_RETRIES);
     if (conflicts) return IM_EINTERNAL;
 
     logic_dedup_store(l, items, n);
+    uint64_t *uids = im_calloc(2 * n, sizeof *uids);
+    size_t nu = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!items[i].error && !items[i].duplicate) {
+            uids[nu++] = items[i].up->to_user;
+            uids[nu++] = items[i].up->user_id;
+        }
+    logic_sessions_t sessions;
+    logic_sessions_load(l, &sessions, uids, nu);
+    im_free(uids);
     for (size_t i = 0; i < n; i++) {
         logic_send_t *it = &items[i];
         im_trace_set(it->trace);
@@ -175,9 +175,10 @@ int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
         } else {
             im_metric_add(l->m_sent, 1);
             logic_push_sent(l, it);
-            logic_push_message(l, it);
+            logic_push_message(l, &sessions, it);
         }
         im_trace_set("");
     }
+    logic_sessions_free(&sessions);
     return IM_OK;
 }

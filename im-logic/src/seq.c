@@ -1,6 +1,7 @@
 /* seq.c — per-conversation seq from Redis `conv_seq:{cid}`.
  *
- * The counter is incremented only if it exists. A missing key (Redis restarted, flushed,
+ * A batch's seqs come in one pipelined round trip, in the batch's order. The counter is
+ * incremented only if it exists. A missing key (Redis restarted, flushed,
  * evicted) is re-seeded from MAX(seq) in MySQL (asked of im-repo) under a short lock,
  * so seq never goes backwards or repeats; UNIQUE(conversation_id, seq) is the last guard
  * and a conflict there raises the counter to the stored max (logic_seq_raise). */
@@ -60,22 +61,50 @@ static int seed(logic_t *l, const char *cid, int only_if_missing)
     return rc;
 }
 
-int logic_seq_next(logic_t *l, const char *cid, uint64_t *seq)
+/* One pipelined round: every item still without a seq gets one; items whose counter is
+ * missing are left at 0 and their conversations re-seeded. Returns how many are left. */
+static int assign_round(logic_t *l, logic_send_t *items, size_t n, size_t *left)
 {
-    char key[128];
-    snprintf(key, sizeof key, IM_KEY_CONV_SEQ, cid);
-    for (int attempt = 0; attempt < 50; attempt++) {
-        redisReply *r = im_redis_cmd(l->redis, "EVAL %s 1 %s", INCR_IF_EXISTS, key);
-        if (r == NULL) return IM_EUNAVAIL;
-        long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -2;
-        freeReplyObject(r);
-        if (v > 0) {
-            *seq = (uint64_t)v;
-            return IM_OK;
+    redisContext *c = im_redis_acquire(l->redis);
+    if (c == NULL) return IM_EUNAVAIL;
+    size_t asked = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!logic_send_needs_seq(&items[i])) continue;
+        redisAppendCommand(c, "EVAL %s 1 " IM_KEY_CONV_SEQ, INCR_IF_EXISTS, items[i].cid);
+        asked++;
+    }
+    int rc = IM_OK;
+    *left = 0;
+    for (size_t i = 0, k = 0; k < asked; i++) {
+        if (!logic_send_needs_seq(&items[i])) continue;
+        k++;
+        redisReply *r = NULL;
+        if (rc != IM_OK || redisGetReply(c, (void **)&r) != REDIS_OK || r->type != REDIS_REPLY_INTEGER) {
+            rc = IM_EIO;   /* keep reading nothing more; the connection is dropped below */
+            if (r) freeReplyObject(r);
+            continue;
         }
-        if (v == -2) return IM_EIO;
-        int rc = seed(l, cid, 1);
-        if (rc != IM_OK) return rc;
+        if (r->integer > 0) {
+            items[i].msg.seq = (uint64_t)r->integer;
+            items[i].msg.msg_id = im_snowflake_next(&l->ids);
+            items[i].msg.created_at = logic_now_ms();
+        } else {
+            ++*left;
+        }
+        freeReplyObject(r);
+    }
+    im_redis_release(l->redis, c, rc != IM_OK);
+    for (size_t i = 0; rc == IM_OK && i < n; i++)
+        if (logic_send_needs_seq(&items[i])) rc = seed(l, items[i].cid, 1);
+    return rc;
+}
+
+int logic_seq_assign(logic_t *l, logic_send_t *items, size_t n)
+{
+    for (int attempt = 0; attempt < 50; attempt++) {
+        size_t left = 0;
+        int rc = assign_round(l, items, n, &left);
+        if (rc != IM_OK || left == 0) return rc;
     }
     return IM_ETIMEOUT;
 }
