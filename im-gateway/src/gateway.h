@@ -33,6 +33,7 @@
 
 #include <libwebsockets.h>
 #include <pthread.h>
+#include <uv.h>
 #include <stdint.h>
 
 #include "im/daemon.h"
@@ -156,6 +157,7 @@ struct gw_s {
     im_daemon_t daemon;       /* identity (gateway_id = instance), etcd, admin port */
     const char *gateway_id;   /* = daemon.instance */
     struct lws_context *lws;  /* [S] */
+    uv_loop_t loop;           /* [S]'s event loop (libuv, epoll), run by service_main */
     pthread_t lws_thread;
     volatile int stopping;    /* set by main, read by [S] */
     im_discovery_t logic;     /* im-logic client, endpoints from etcd */

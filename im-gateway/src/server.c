@@ -56,12 +56,13 @@ static const struct lws_protocols protocols[] = {
 
 static struct lws_http_mount mount_api, mount_web;
 
+/* [S]: lws runs on our own libuv loop (epoll), one turn at a time so that `stopping`
+ * is seen; lws_cancel_service() wakes the loop from other threads. */
 static void *service_main(void *arg)
 {
     gw_t *g = arg;
     im_log_set_thread("lws");
-    while (!g->stopping)
-        if (lws_service(g->lws, 0) < 0) break;
+    while (!g->stopping) uv_run(&g->loop, UV_RUN_ONCE);
     return NULL;
 }
 
@@ -91,7 +92,11 @@ int gw_server_start(gw_t *g)
     info.mounts = &mount_web;
     info.user = g;
     /* UTF-8 is checked per message by ws.c, which answers an error instead of closing */
-    info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+    /* libuv: epoll, so an idle connection costs nothing per wakeup (poll() scans them all) */
+    info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE | LWS_SERVER_OPTION_LIBUV;
+    uv_loop_init(&g->loop);
+    void *loops[1] = {&g->loop};
+    info.foreign_loops = loops;
     info.count_threads = 1;
     info.fd_limit_per_thread = 0;
     info.vhost_name = "cim";
@@ -120,6 +125,8 @@ void gw_server_stop(gw_t *g)
     g->stopping = 1;
     lws_cancel_service(g->lws);
     pthread_join(g->lws_thread, NULL);
-    lws_context_destroy(g->lws);
+    lws_context_destroy(g->lws);   /* closes every connection (CLOSED callbacks run here) */
     g->lws = NULL;
+    uv_run(&g->loop, UV_RUN_DEFAULT);   /* lets lws's handles finish closing */
+    uv_loop_close(&g->loop);
 }
