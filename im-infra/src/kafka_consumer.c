@@ -21,6 +21,7 @@ im_kafka_consumer_t *im_kafka_consumer_new(const char *brokers, const char *grou
         {"session.timeout.ms", "6000"},          /* a dead member's partitions move in seconds */
         {"heartbeat.interval.ms", "1000"},
         {"enable.partition.eof", "false"},
+        {"socket.nagle.disable", "true"},        /* small records: no Nagle delay */
         /* fetch.wait.max.ms stays at its default: the broker answers a fetch as soon as
          * one record is there, so a short wait buys no latency, only idle wakeups */
         {"fetch.error.backoff.ms", "100"},

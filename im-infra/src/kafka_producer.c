@@ -51,6 +51,7 @@ im_kafka_producer_t *im_kafka_producer_new(const char *brokers, const char *clie
     int rc = set(conf, "bootstrap.servers", brokers) | set(conf, "client.id", client_id) |
              set(conf, "acks", "all") | set(conf, "enable.idempotence", "true") |
              set(conf, "linger.ms", "1") | set(conf, "compression.type", "lz4") |
+             set(conf, "socket.nagle.disable", "true") |
              set(conf, "message.timeout.ms", "30000");
     if (rc != IM_OK) {
         rd_kafka_conf_destroy(conf);
