@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # up.sh — the whole cim system on this machine, in the background, on loopback:
-# MariaDB, Redis, etcd, Kafka (KRaft) and 1 im-repo, 2 im-logic, 2 im-gateway, 1 im-task.
+# MariaDB, Redis, etcd, Kafka (KRaft) and 1 im-repo, 2 im-logic, 2 im-gateway, 1 im-task
+# (CIM_GATEWAY_PORTS="8080 8081 8082" for three gateways, and so on).
 # Installs what is missing (deps.sh), fetches the Kafka jars (Maven), builds, creates
 # the schema, waits until every part is healthy, prints the web client's addresses.
 # Everything lives under ./run (or $CIM_RUN); running it again starts only what is not
@@ -27,7 +28,7 @@ export CIM_ETCD_ENDPOINTS="http://127.0.0.1:$CIM_ETCD_PORT"
 export CIM_KAFKA_BROKERS="127.0.0.1:$CIM_KAFKA_PORT"
 export CIM_WEB_ROOT="$ROOT/web"
 GW_PORTS=(${CIM_GATEWAY_PORTS:-8080 8081})
-B=${CIM_PORT_BASE:-9100}   # gRPC and admin ports: B+1 B+11 (gateways), B+100.. (logic), B+200.. (repo), B+301 (task)
+B=${CIM_PORT_BASE:-9100}   # gRPC and admin ports: B+1, B+11, ... (gateways), B+100.. (logic), B+200.. (repo), B+301 (task)
 
 alive() { [ -f "$RUN/pids/$1.pid" ] && kill -0 "$(cat "$RUN/pids/$1.pid")" 2>/dev/null; }
 
@@ -53,11 +54,14 @@ healthy() {
 start repo-1 im-repo CIM_GRPC_PORT=$((B + 200)) CIM_ADMIN_PORT=$((B + 201)) CIM_MYSQL_PORT="$CIM_MYSQL_PORT" CIM_REDIS_PORT="$CIM_REDIS_PORT"
 start logic-1 im-logic CIM_GRPC_PORT=$((B + 100)) CIM_ADMIN_PORT=$((B + 101)) CIM_REDIS_PORT="$CIM_REDIS_PORT"
 start logic-2 im-logic CIM_GRPC_PORT=$((B + 110)) CIM_ADMIN_PORT=$((B + 111)) CIM_REDIS_PORT="$CIM_REDIS_PORT"
-start gw-1 im-gateway CIM_PORT="${GW_PORTS[0]}" CIM_ADMIN_PORT=$((B + 1)) CIM_REDIS_PORT="$CIM_REDIS_PORT"
-start gw-2 im-gateway CIM_PORT="${GW_PORTS[1]}" CIM_ADMIN_PORT=$((B + 11)) CIM_REDIS_PORT="$CIM_REDIS_PORT"
+DAEMONS="repo-1:im-repo logic-1:im-logic logic-2:im-logic task-1:im-task"
+for i in "${!GW_PORTS[@]}"; do   # one gateway per port in CIM_GATEWAY_PORTS
+  start "gw-$((i + 1))" im-gateway CIM_PORT="${GW_PORTS[$i]}" CIM_ADMIN_PORT=$((B + 1 + 10 * i)) CIM_REDIS_PORT="$CIM_REDIS_PORT"
+  DAEMONS="$DAEMONS gw-$((i + 1)):im-gateway"
+done
 start task-1 im-task CIM_ADMIN_PORT=$((B + 301))
 
-for pair in repo-1:im-repo logic-1:im-logic logic-2:im-logic gw-1:im-gateway gw-2:im-gateway task-1:im-task; do
+for pair in $DAEMONS; do
   name=${pair%%:*} service=${pair#*:}
   for _ in $(seq 1 300); do
     healthy "$name" "$service" && break
