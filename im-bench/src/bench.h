@@ -217,7 +217,8 @@ typedef struct {
     uint64_t attempts;                /* send frames, with retries */
     uint64_t acked;                   /* cmids with a `sent` */
     uint64_t acked_measured;          /* `sent` frames that arrived inside the window */
-    uint64_t sent_dup;                /* extra `sent` frames for a cmid */
+    uint64_t sent_dup;                /* extra `sent` frames for a cmid naming another message */
+    uint64_t sent_repeat;             /* extra identical `sent` frames (redelivery, allowed) */
     uint64_t unacked;                 /* cmids without `sent` after the drain */
     uint64_t received;                /* distinct messages pushed to receivers */
     uint64_t recv_dup;                /* the same msg_id pushed again */

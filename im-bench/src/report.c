@@ -134,8 +134,9 @@ void bench_report_p2p(const bench_opts_t *o, const bench_p2p_result_t *r)
            "sent (cmids)", (unsigned long long)r->sends, (unsigned long long)r->attempts,
            (unsigned long long)r->errors_rate_limited, (unsigned long long)r->errors_unavailable,
            (unsigned long long)r->errors_other);
-    printf("    %-22s %8llu   duplicate sent %llu, never acked %llu\n", "acked (one `sent`)",
-           (unsigned long long)r->acked, (unsigned long long)r->sent_dup, (unsigned long long)r->unacked);
+    printf("    %-22s %8llu   conflicting sent %llu, never acked %llu, repeated identical sent %llu\n",
+           "acked (one `sent`)", (unsigned long long)r->acked, (unsigned long long)r->sent_dup,
+           (unsigned long long)r->unacked, (unsigned long long)r->sent_repeat);
     printf("    %-22s %8llu   duplicates %llu, missing %llu, msg_id mismatch %llu\n", "received (`msg`)",
            (unsigned long long)r->received, (unsigned long long)r->recv_dup, (unsigned long long)r->recv_missing,
            (unsigned long long)r->recv_mismatch);
@@ -162,7 +163,7 @@ void bench_report_p2p(const bench_opts_t *o, const bench_p2p_result_t *r)
                                              sample_json(&r->gw_start[g]), "end", sample_json(&r->gw_end[g])));
     write_json(o, json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o, "
                             "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                            "s:I, s:I, s:I, s:I, s:b}, s:b}",
+                            "s:I, s:I, s:I, s:I, s:I, s:b}, s:b}",
                             "scenario", "p2p", "pairs", r->pairs, "rate", r->rate, "window", r->window,
                             "duration_s", r->duration_s, "warmup_s", r->warmup_s, "size", r->size,
                             "setup_s", r->setup_s, "measured_s", r->measured_s, "send_rate", r->send_rate,
@@ -170,7 +171,8 @@ void bench_report_p2p(const bench_opts_t *o, const bench_p2p_result_t *r)
                             bench_hist_json(&r->sent_lat), "msg_latency", bench_hist_json(&r->msg_lat),
                             "gateways", gws, "verify", "sends", (json_int_t)r->sends, "sends_measured",
                             (json_int_t)r->sends_measured, "attempts", (json_int_t)r->attempts, "acked",
-                            (json_int_t)r->acked, "sent_dup", (json_int_t)r->sent_dup, "unacked",
+                            (json_int_t)r->acked, "sent_dup", (json_int_t)r->sent_dup, "sent_repeat",
+                            (json_int_t)r->sent_repeat, "unacked",
                             (json_int_t)r->unacked, "received", (json_int_t)r->received, "recv_dup",
                             (json_int_t)r->recv_dup, "recv_missing", (json_int_t)r->recv_missing,
                             "recv_mismatch", (json_int_t)r->recv_mismatch, "stored", (json_int_t)r->stored,

@@ -207,8 +207,9 @@ static void on_sent(p2p_t *b, json_t *f, uint64_t now)
     pmsg_t *m = by_cmid(b, json_string_value(json_object_get(f, "cmid")), &p);
     if (m == NULL) return;
     uint64_t id = strtoull(json_string_value(json_object_get(f, "msg_id")) ?: "0", NULL, 10);
-    if (++m->sents > 1) {
-        b->r->sent_dup++;
+    if (++m->sents > 1) {   /* a redelivered send is answered again: fine if it is the same message */
+        if (id == m->msg_id) b->r->sent_repeat++;
+        else b->r->sent_dup++;
         return;
     }
     if (m->state == M_INFLIGHT) p->unacked--;

@@ -49,8 +49,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
 }
 
+/* rx_buffer_size is allocated per connection: kept small, since ws.c reassembles a message
+ * from as many pieces as it takes (up to max_frame). Most client frames fit in one. */
+#define GW_RX_BUFFER 512
+
 static const struct lws_protocols protocols[] = {
-    {"cim", callback, sizeof(gw_pss_t), 4096, 0, NULL, 0},
+    {"cim", callback, sizeof(gw_pss_t), GW_RX_BUFFER, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
