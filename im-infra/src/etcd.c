@@ -85,14 +85,30 @@ typedef struct {
     size_t len;
 } body_t;
 
+void etcd_buf_append(char **buf, size_t *len, const char *p, size_t n)
+{
+    *buf = im_realloc(*buf, *len + n + 1);
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+}
+
 static size_t collect(char *p, size_t size, size_t n, void *ud)
 {
     body_t *b = ud;
-    b->buf = im_realloc(b->buf, b->len + size * n + 1);
-    memcpy(b->buf + b->len, p, size * n);
-    b->len += size * n;
-    b->buf[b->len] = '\0';
+    etcd_buf_append(&b->buf, &b->len, p, size * n);
     return size * n;
+}
+
+void *etcd_curl(const char *url, const char *body)
+{
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    return c;
 }
 
 json_t *etcd_post(im_etcd_t *e, const char *path, json_t *body, int timeout_ms)
@@ -105,13 +121,8 @@ json_t *etcd_post(im_etcd_t *e, const char *path, json_t *body, int timeout_ms)
         char url[512];
         snprintf(url, sizeof url, "%s/v3%s", e->endpoints[idx], path);
         body_t b = {NULL, 0};
-        CURL *c = curl_easy_init();
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+        CURL *c = etcd_curl(url, text);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
         CURLcode cc = curl_easy_perform(c);

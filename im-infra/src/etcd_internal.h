@@ -33,6 +33,10 @@ char *etcd_b64(const char *s);                      /* im_free */
 char *etcd_unb64(const char *s);                    /* NULL if s is not base64; im_free */
 char *etcd_range_end(const char *prefix);           /* prefix with its last byte + 1 */
 int64_t etcd_int(json_t *o, const char *field);     /* int64 fields come back as strings */
+/* Appends n bytes to a NUL-terminated growing buffer. */
+void etcd_buf_append(char **buf, size_t *len, const char *p, size_t n);
+/* A curl handle POSTing body to url, as every etcd call does (no proxy, no signals). */
+void *etcd_curl(const char *url, const char *body);
 /* The "kvs" of a range reply, decoded; free with im_etcd_kvs_free. */
 void etcd_kvs(json_t *reply, im_etcd_kv_t **kvs, size_t *n);
 

@@ -52,10 +52,7 @@ static int64_t snapshot(im_etcd_watch_t *w)
 static size_t on_stream(char *p, size_t size, size_t n, void *ud)
 {
     im_etcd_watch_t *w = ud;
-    w->buf = im_realloc(w->buf, w->len + size * n + 1);
-    memcpy(w->buf + w->len, p, size * n);
-    w->len += size * n;
-    w->buf[w->len] = '\0';
+    etcd_buf_append(&w->buf, &w->len, p, size * n);
     char *nl;
     while ((nl = memchr(w->buf, '\n', w->len)) != NULL) {
         *nl = '\0';
@@ -91,12 +88,7 @@ static void stream(im_etcd_watch_t *w, int64_t rev)
     int idx = __atomic_load_n(&w->e->current, __ATOMIC_RELAXED);
     char url[512];
     snprintf(url, sizeof url, "%s/v3/watch", w->e->endpoints[idx]);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+    CURL *c = etcd_curl(url, text);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, w);

@@ -9,20 +9,8 @@
 
 #define USER_INFO_TTL_S 3600
 
-typedef struct {
-    im_rpc_call_t *call;
-    Im__Repo__V1__GetUsersReply *out;
-} ctx_t;
-
-static int row(void *ud, char **cols, unsigned long *lens, unsigned ncols)
-{
-    ctx_t *x = ud;
-    x->out->users[x->out->n_users++] = repo_row_user(x->call, cols);
-    return 0;
-}
-
 /* Cache hit: user_info:{id} holds the columns of REPO_USER_COLS in order. */
-static int from_cache(repo_t *r, ctx_t *x, uint64_t id)
+static int from_cache(repo_t *r, repo_users_t *x, uint64_t id)
 {
     redisReply *rep = im_redis_cmd(r->redis, "HMGET " IM_KEY_USER_INFO " id username nickname avatar_url created_at",
                                    (unsigned long long)id);
@@ -32,7 +20,7 @@ static int from_cache(repo_t *r, ctx_t *x, uint64_t id)
         char *cols[REPO_USER_NCOLS];
         for (int i = 0; i < REPO_USER_NCOLS; i++)
             cols[i] = rep->element[i]->type == REDIS_REPLY_STRING ? rep->element[i]->str : "";
-        row(x, cols, NULL, REPO_USER_NCOLS);
+        repo_row_append_user(x, cols, NULL, REPO_USER_NCOLS);
     }
     if (rep) freeReplyObject(rep);
     return hit;
@@ -54,7 +42,7 @@ REPO_HANDLER(repo_handle_get_users)
 {
     repo_t *r = ud;
     const Im__Repo__V1__GetUsersRequest *in = (const void *)req;
-    ctx_t x = {call, (void *)resp};
+    repo_users_t x = {call, (void *)resp};
     if (in->n_user_ids > 1000) return GRPC_STATUS_INVALID_ARGUMENT;
     x.out->users = im_rpc_alloc(call, (in->n_user_ids + 1) * sizeof *x.out->users);
     MYSQL *m = NULL;
@@ -63,7 +51,7 @@ REPO_HANDLER(repo_handle_get_users)
         if (m == NULL && (m = im_mysql_acquire(r->db)) == NULL) return GRPC_STATUS_UNAVAILABLE;
         size_t before = x.out->n_users;
         im_mysql_param_t p[] = {IM_MP_U64(in->user_ids[i])};
-        if (im_mysql_exec(m, "SELECT " REPO_USER_COLS " FROM users u WHERE u.id = ?", p, 1, row, &x,
+        if (im_mysql_exec(m, "SELECT " REPO_USER_COLS " FROM users u WHERE u.id = ?", p, 1, repo_row_append_user, &x,
                           NULL, NULL) != IM_OK) {
             im_mysql_release(r->db, m);
             return GRPC_STATUS_INTERNAL;

@@ -3,18 +3,6 @@
 
 #include <string.h>
 
-typedef struct {
-    im_rpc_call_t *call;
-    Im__Repo__V1__GetUsersReply *out;
-} ctx_t;
-
-static int row(void *ud, char **cols, unsigned long *lens, unsigned ncols)
-{
-    ctx_t *x = ud;
-    x->out->users[x->out->n_users++] = repo_row_user(x->call, cols);
-    return 0;
-}
-
 REPO_HANDLER(repo_handle_search_users)
 {
     repo_t *r = ud;
@@ -28,13 +16,13 @@ REPO_HANDLER(repo_handle_search_users)
         *p++ = in->query[i];
     }
     *p++ = '%';
-    ctx_t x = {call, (void *)resp};
+    repo_users_t x = {call, (void *)resp};
     x.out->users = im_rpc_alloc(call, limit * sizeof *x.out->users);
     MYSQL *m = im_mysql_acquire(r->db);
     if (m == NULL) return GRPC_STATUS_UNAVAILABLE;
     im_mysql_param_t params[] = {IM_MP_STR(pattern), IM_MP_U64(limit)};
     int rc = im_mysql_exec(m, "SELECT " REPO_USER_COLS " FROM users u WHERE u.username LIKE ? ORDER BY u.username LIMIT ?",
-                           params, 2, row, &x, NULL, NULL);
+                           params, 2, repo_row_append_user, &x, NULL, NULL);
     im_mysql_release(r->db, m);
     return rc == IM_OK ? GRPC_STATUS_OK : GRPC_STATUS_INTERNAL;
 }

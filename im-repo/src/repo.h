@@ -77,6 +77,12 @@ REPO_HANDLER(repo_handle_update_cursor);
 #define REPO_USER_NCOLS 5
 Im__Common__V1__Message *repo_row_message(im_rpc_call_t *call, char **cols);
 Im__Common__V1__User *repo_row_user(im_rpc_call_t *call, char **cols);
+/* A row callback appending REPO_USER_COLS rows to out->users (sized by the caller). */
+typedef struct {
+    im_rpc_call_t *call;
+    Im__Repo__V1__GetUsersReply *out;
+} repo_users_t;
+int repo_row_append_user(void *ud, char **cols, unsigned long *lens, unsigned ncols);
 uint64_t repo_u64(const char *s);    /* NULL -> 0 */
 
 /* ---- access.c: who may read a conversation ---- */

@@ -34,3 +34,10 @@ Im__Common__V1__User *repo_row_user(im_rpc_call_t *call, char **c)
     u->created_at = (int64_t)repo_u64(c[4]) * 1000;
     return u;
 }
+
+int repo_row_append_user(void *ud, char **cols, unsigned long *lens, unsigned ncols)
+{
+    repo_users_t *x = ud;
+    x->out->users[x->out->n_users++] = repo_row_user(x->call, cols);
+    return 0;
+}
