@@ -13,10 +13,12 @@ BUILD=${CIM_BUILD:-$ROOT/build}
 mkdir -p "$RUN/logs" "$RUN/pids"
 
 "$ROOT/deploy/local/deps.sh"
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null 2>&1 ||
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" >/dev/null
-echo "up: built in $BUILD"
+if [ -z "${CIM_SKIP_BUILD:-}" ]; then   # set it to run binaries already in $CIM_BUILD (benchmarks)
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null 2>&1 ||
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$BUILD" -j"$(nproc)" >/dev/null
+  echo "up: built in $BUILD"
+fi
 
 "$ROOT/deploy/local/infra.sh" "$RUN"
 # shellcheck disable=SC1091
