@@ -27,15 +27,20 @@ typedef struct {
     Im__Common__V1__Message *found;   /* dedup lookup result */
 } batch_t;
 
-/* "HEAD row,row,...TAIL" with n copies of row; caller frees. */
-static char *multi_row(const char *head, const char *row, size_t n, const char *tail)
+/* Runs "HEAD row,row,...TAIL" with n copies of row (nothing to do when n is 0). */
+static int exec_rows(MYSQL *m, const char *head, const char *row, size_t n, const char *tail,
+                     const im_mysql_param_t *params, unsigned nparams, im_mysql_row_fn fn, void *ud,
+                     uint64_t *affected)
 {
-    size_t rl = strlen(row), len = strlen(head) + n * (rl + 1) + strlen(tail) + 1;
+    if (n == 0) return IM_OK;
+    size_t len = strlen(head) + n * (strlen(row) + 1) + strlen(tail) + 1;
     char *sql = im_malloc(len), *p = sql;
     p += sprintf(p, "%s", head);
     for (size_t i = 0; i < n; i++) p += sprintf(p, "%s%s", i ? "," : "", row);
     sprintf(p, "%s", tail);
-    return sql;
+    int rc = im_mysql_exec(m, sql, params, nparams, fn, ud, affected, NULL);
+    im_free(sql);
+    return rc;
 }
 
 static int mark_stored(void *ud, char **cols, unsigned long *lens, unsigned ncols)
@@ -61,19 +66,16 @@ static int insert_messages(MYSQL *m, batch_t *b)
         };
         memcpy(&p[8 * i], row, sizeof row);
     }
-    char *sql = multi_row("INSERT IGNORE INTO messages (id, conversation_id, sender_id, client_msg_id, "
-                          "message_type, content, seq, created_at) VALUES ",
-                          "(?, ?, ?, ?, ?, ?, ?, FROM_UNIXTIME(? / 1000))", n, "");
     uint64_t affected = 0;
-    int rc = im_mysql_exec(m, sql, p, (unsigned)(8 * n), NULL, NULL, &affected, NULL);
-    im_free(sql);
+    int rc = exec_rows(m, "INSERT IGNORE INTO messages (id, conversation_id, sender_id, client_msg_id, "
+                       "message_type, content, seq, created_at) VALUES ",
+                       "(?, ?, ?, ?, ?, ?, ?, FROM_UNIXTIME(? / 1000))", n, "", p, (unsigned)(8 * n), NULL,
+                       NULL, &affected);
     if (rc == IM_OK && affected == n) {
         memset(b->stored, 1, n);
     } else if (rc == IM_OK) {   /* some were refused by a unique key: which ones went in */
         for (size_t i = 0; i < n; i++) p[i] = IM_MP_U64(b->items[i]->message->msg_id);
-        sql = multi_row("SELECT id FROM messages WHERE id IN (", "?", n, ")");
-        rc = im_mysql_exec(m, sql, p, (unsigned)n, mark_stored, b, NULL, NULL);
-        im_free(sql);
+        rc = exec_rows(m, "SELECT id FROM messages WHERE id IN (", "?", n, ")", p, (unsigned)n, mark_stored, b, NULL);
     }
     im_free(p);
     return rc;
@@ -144,13 +146,12 @@ static int upsert_conversations(MYSQL *m, batch_t *b)
         p[4 * i + 2] = IM_MP_U64(last[i]->msg_id);
         p[4 * i + 3] = IM_MP_U64(last[i]->seq);
     }
-    char *sql = multi_row("INSERT INTO conversations (conversation_id, type, last_message_id, max_seq, updated_at) VALUES ",
-                          "(?, ?, ?, ?, NOW(3))", k,
-                          " ON DUPLICATE KEY UPDATE "
-                          "last_message_id = IF(VALUES(max_seq) > max_seq, VALUES(last_message_id), last_message_id), "
-                          "max_seq = GREATEST(max_seq, VALUES(max_seq)), updated_at = NOW(3)");
-    int rc = k ? im_mysql_exec(m, sql, p, (unsigned)(4 * k), NULL, NULL, NULL, NULL) : IM_OK;
-    im_free(sql);
+    int rc = exec_rows(m, "INSERT INTO conversations (conversation_id, type, last_message_id, max_seq, updated_at) VALUES ",
+                       "(?, ?, ?, ?, NOW(3))", k,
+                       " ON DUPLICATE KEY UPDATE "
+                       "last_message_id = IF(VALUES(max_seq) > max_seq, VALUES(last_message_id), last_message_id), "
+                       "max_seq = GREATEST(max_seq, VALUES(max_seq)), updated_at = NOW(3)",
+                       p, (unsigned)(4 * k), NULL, NULL, NULL);
     im_free(p);
     im_free(last);
     return rc;
@@ -188,14 +189,13 @@ static int upsert_members(MYSQL *m, batch_t *b)
         p[5 * i + 3] = IM_MP_U64(rows[i].read_seq);
         p[5 * i + 4] = IM_MP_U64(rows[i].read_seq);
     }
-    char *sql = multi_row("INSERT INTO user_conversations (user_id, conversation_id, peer_id, last_read_seq, "
-                          "last_delivered_seq, updated_at) VALUES ",
-                          "(?, ?, ?, ?, ?, NOW(3))", k,
-                          " ON DUPLICATE KEY UPDATE updated_at = NOW(3), "
-                          "last_read_seq = GREATEST(last_read_seq, VALUES(last_read_seq)), "
-                          "last_delivered_seq = GREATEST(last_delivered_seq, VALUES(last_delivered_seq))");
-    int rc = k ? im_mysql_exec(m, sql, p, (unsigned)(5 * k), NULL, NULL, NULL, NULL) : IM_OK;
-    im_free(sql);
+    int rc = exec_rows(m, "INSERT INTO user_conversations (user_id, conversation_id, peer_id, last_read_seq, "
+                       "last_delivered_seq, updated_at) VALUES ",
+                       "(?, ?, ?, ?, ?, NOW(3))", k,
+                       " ON DUPLICATE KEY UPDATE updated_at = NOW(3), "
+                       "last_read_seq = GREATEST(last_read_seq, VALUES(last_read_seq)), "
+                       "last_delivered_seq = GREATEST(last_delivered_seq, VALUES(last_delivered_seq))",
+                       p, (unsigned)(5 * k), NULL, NULL, NULL);
     im_free(p);
     im_free(rows);
     return rc;
