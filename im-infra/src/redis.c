@@ -78,10 +78,34 @@ void im_redis_release(im_redis_pool_t *p, redisContext *c, int broken)
     pthread_mutex_unlock(&p->lock);
 }
 
+int im_redis_reply(redisContext *c, redisReply **r, const char *what)
+{
+    redisReply *rep = NULL;
+    *r = NULL;
+    if (redisGetReply(c, (void **)&rep) != REDIS_OK || rep == NULL) {
+        IM_LOG_RATELIMITED(5, IM_LOG_WARN, "redis.command_failed", "what=%s err=\"%s\"", what, c->errstr);
+        return IM_EIO;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        IM_LOG_RATELIMITED(5, IM_LOG_WARN, "redis.error_reply", "what=%s err=\"%.*s\"", what,
+                           (int)rep->len, rep->str);
+        freeReplyObject(rep);
+        return IM_EPROTO;
+    }
+    *r = rep;
+    return IM_OK;
+}
+
 static redisReply *finish(im_redis_pool_t *p, redisContext *c, redisReply *r)
 {
-    if (r == NULL)
+    if (r == NULL) {
         IM_LOG_RATELIMITED(5, IM_LOG_WARN, "redis.command_failed", "err=\"%s\"", c->errstr);
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        IM_LOG_RATELIMITED(5, IM_LOG_WARN, "redis.error_reply", "err=\"%.*s\"", (int)r->len, r->str);
+        freeReplyObject(r);
+        im_redis_release(p, c, 0);
+        return NULL;
+    }
     im_redis_release(p, c, r == NULL);
     return r;
 }

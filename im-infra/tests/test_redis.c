@@ -55,6 +55,18 @@ int main(void)
     im_redis_release(p, c, 0);
     CHECK_INT(last, 10);
 
+    /* an error reply inside a pipeline is reported, and the replies after it still line up */
+    c = im_redis_acquire(p);
+    redisAppendCommand(c, "SET errk %d %d", 1, 2);   /* two values: a syntax error */
+    redisAppendCommand(c, "GET k");
+    CHECK_INT(im_redis_reply(c, &r, "test.set"), IM_EPROTO);
+    CHECK(r == NULL);
+    CHECK_INT(im_redis_reply(c, &r, "test.get"), IM_OK);
+    CHECK(r && r->type == REDIS_REPLY_STRING && r->len == 3);
+    freeReplyObject(r);
+    im_redis_release(p, c, 0);
+    CHECK(im_redis_cmd(p, "SET errk %d %d", 1, 2) == NULL);   /* one command: error -> NULL */
+
     pthread_t th[8];   /* 8 threads share a pool of 4 */
     for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, incr_500, p);
     for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
