@@ -11,6 +11,12 @@
 
 typedef enum { IM_CFG_INT, IM_CFG_STR, IM_CFG_BOOL } im_cfg_type_t;
 
+/* Flags of a key. A key without IM_CFG_LIVE is start-only (redis IMMUTABLE_CONFIG): read
+ * once at start, refused from /im/config/ at run time. IM_CFG_LIVE keys (redis
+ * MODIFIABLE_CONFIG) may change while the daemon runs: never size a buffer by one, and
+ * read them with IM_CFG_GET. */
+#define IM_CFG_LIVE 1
+
 typedef struct {
     const char *name;
     im_cfg_type_t type;  /* INT and BOOL store an `int`, STR a `char *` owned by the struct */
@@ -18,9 +24,13 @@ typedef struct {
     const char *def;     /* default as text; NULL = "" for strings */
     long long min, max;  /* INT bounds; for STR min = 1 means "required non-empty" */
     const char *help;
+    int flags;           /* IM_CFG_LIVE, or 0: start-only */
 } im_cfg_field_t;
 
-#define IM_CFG_END {NULL, 0, 0, NULL, 0, 0, NULL}
+#define IM_CFG_END {NULL, 0, 0, NULL, 0, 0, NULL, 0}
+
+/* Reads a live INT/BOOL key (another thread may store it at any time). */
+#define IM_CFG_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 /* path may be NULL (defaults + environment only). On failure err says which key and why. */
 int im_config_load(const im_cfg_field_t *table, void *cfg, const char *path, char *err,
