@@ -5,6 +5,7 @@
  * with a reference per outbox entry. A connection whose outbox passes max_outbox does
  * not read its socket: it is closed rather than let to eat the gateway's memory. */
 #include "gateway.h"
+#include "im/clock.h"
 #include "im/log.h"
 
 #include <sodium.h>
@@ -12,13 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void gw_conns_init(gw_t *g)
 {
@@ -41,7 +35,7 @@ gw_conn_t *gw_conn_open(gw_t *g, struct lws *wsi, uint64_t user_id)
     c->user = u;
     c->next_of_user = u->conns;
     u->conns = c;
-    c->last_seen_ms = now_ms();
+    c->last_seen_ms = c->asserted_ms = im_clock_mono_ms();
     im_u64map_put(&g->conns, c->id, c);
     im_metric_add(g->m_conns, 1);
     return c;
@@ -142,10 +136,8 @@ void gw_conns_deliver(gw_t *g, gw_push_t *p)
         const Im__Mq__V1__Target *t = d->targets[i];
         gw_user_t *u = im_u64map_get(&g->users, t->user_id);
         if (u == NULL) continue;   /* gone since logic looked: sync covers it */
-        uint64_t only = t->conn_id[0] ? strtoull(t->conn_id, NULL, 16) : 0;
-        uint64_t except = t->except_conn_id[0] ? strtoull(t->except_conn_id, NULL, 16) : 0;
         for (gw_conn_t *c = u->conns; c; c = c->next_of_user) {
-            if ((only && c->id != only) || (except && c->id == except)) continue;
+            if ((t->conn_id && c->id != t->conn_id) || (t->except_conn_id && c->id == t->except_conn_id)) continue;
             gw_conn_send(g, c, f);
             delivered++;
         }
@@ -156,11 +148,13 @@ void gw_conns_deliver(gw_t *g, gw_push_t *p)
     im_trace_set("");
 }
 
-/* One coarse timer for all connections: closes those silent for 2.5 x heartbeat_s. */
+/* One coarse timer for all connections: closes those silent for 2.5 x heartbeat_s, and
+ * re-asserts the sessions that are due (session.c). */
 static void sweep(lws_sorted_usec_list_t *sul)
 {
     gw_t *g = lws_container_of(sul, gw_t, sweep_timer);
-    int64_t limit = now_ms() - (int64_t)g->cfg.heartbeat_s * 2500;
+    if (g->stopping) return;   /* lws may run a ripe timer while it is being destroyed */
+    int64_t now = im_clock_mono_ms(), limit = now - (int64_t)IM_CFG_GET(g->cfg.heartbeat_s) * 2500;
     for (size_t i = 0; i < g->conns.cap; i++) {
         if (!IM_U64MAP_LIVE(&g->conns, i)) continue;
         gw_conn_t *c = g->conns.vals[i];
@@ -171,15 +165,11 @@ static void sweep(lws_sorted_usec_list_t *sul)
         lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"heartbeat timeout", 17);
         lws_callback_on_writable(c->wsi);
     }
+    gw_session_reassert(g, now);
     lws_sul_schedule(g->lws, 0, &g->sweep_timer, sweep, LWS_US_PER_SEC);
 }
 
 void gw_conns_sweep_start(gw_t *g)
 {
     lws_sul_schedule(g->lws, 0, &g->sweep_timer, sweep, LWS_US_PER_SEC);
-}
-
-int64_t gw_now_ms(void)
-{
-    return now_ms();
 }

@@ -8,11 +8,17 @@
 
 #include <stdio.h>
 
+static void wake_lws(void *ud)
+{
+    gw_t *g = ud;
+    lws_cancel_service(g->lws);
+}
+
 static void *down_main(void *arg)
 {
     gw_t *g = arg;
     im_log_set_thread("down");
-    while (!g->stopping) {
+    while (!g->down_stop) {
         im_kafka_msg_t m;
         if (im_kafka_consumer_poll(g->down, 200, &m) != IM_OK) continue;
         Im__Mq__V1__Downstream *rec = im__mq__v1__downstream__unpack(NULL, m.len, m.payload);
@@ -22,12 +28,7 @@ static void *down_main(void *arg)
             gw_push_t *p = im_calloc(1, sizeof *p);
             p->rec = rec;
             im_traceparent_trace(m.traceparent, p->trace);
-            pthread_mutex_lock(&g->inbox_lock);
-            if (g->inbox_tail) g->inbox_tail->next = p;
-            else g->inbox_head = p;
-            g->inbox_tail = p;
-            pthread_mutex_unlock(&g->inbox_lock);
-            lws_cancel_service(g->lws);
+            if (im_queue_push(&g->inbox, &p->node) != IM_OK) gw_push_free(p);
         }
         im_kafka_consumer_done(g->down, &m);
     }
@@ -39,7 +40,7 @@ int gw_down_start(gw_t *g)
     char topic[160], group[160];
     snprintf(topic, sizeof topic, IM_TOPIC_DOWNSTREAM_FMT, g->gateway_id);
     snprintf(group, sizeof group, IM_GROUP_GATEWAY_FMT, g->gateway_id);
-    pthread_mutex_init(&g->inbox_lock, NULL);
+    im_queue_init(&g->inbox, wake_lws, g);
     if (im_kafka_topic_ensure(g->cfg.kafka_brokers, topic, 1, 15000) != IM_OK)
         im_warn("down.topic_unconfirmed", "topic=%s", topic);
     const char *topics[] = {topic};
@@ -50,24 +51,18 @@ int gw_down_start(gw_t *g)
     return IM_OK;
 }
 
-/* Call after [S] has stopped (g->stopping set). */
 void gw_down_stop(gw_t *g)
 {
+    if (g->down == NULL) return;
+    g->down_stop = 1;
     pthread_join(g->down_thread, NULL);
     im_kafka_consumer_free(g->down);
     g->down = NULL;
-    for (gw_push_t *p = gw_down_take(g), *n; p; p = n) {
-        n = p->next;
-        im__mq__v1__downstream__free_unpacked(p->rec, NULL);
-        im_free(p);
-    }
+    im_queue_close(&g->inbox);   /* no more wake-ups of lws */
 }
 
-gw_push_t *gw_down_take(gw_t *g)
+void gw_push_free(gw_push_t *p)
 {
-    pthread_mutex_lock(&g->inbox_lock);
-    gw_push_t *list = g->inbox_head;
-    g->inbox_head = g->inbox_tail = NULL;
-    pthread_mutex_unlock(&g->inbox_lock);
-    return list;
+    im__mq__v1__downstream__free_unpacked(p->rec, NULL);
+    im_free(p);
 }

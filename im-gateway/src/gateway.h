@@ -5,14 +5,18 @@
  *     [S] `lws`     the libwebsockets service thread: owns every `struct lws`, all
  *                   connection state, and the only thread that writes to a socket.
  *     [W] `work-N`  REST workers: blocking gRPC calls to im-logic. They never touch a
- *                   `struct lws`; a finished job goes on the done list and
- *                   lws_cancel_service() wakes [S] (EVENT_WAIT_CANCELLED) to write it.
+ *                   `struct lws`; a finished job goes on the `done` queue, whose wake-up
+ *                   is lws_cancel_service(): [S] (EVENT_WAIT_CANCELLED) writes it.
  *     main          config, start, wait for SIGTERM, stop; plus `admin` and etcd threads.
  *
  *     [D] `down`    consumer of im-downstream-topic-{gateway_id}: hands each record's
- *                   frame and targets to [S] through the inbox + lws_cancel_service().
- *     [R] `session` writes user_session:{uid} in Redis (HSET on open, HDEL on close),
- *                   so Redis latency never stalls [S].
+ *                   frame and targets to [S] through the `inbox` queue.
+ *     [R] `session` writes user_session:{uid} in Redis (HSET on open, HDEL on close,
+ *                   a re-assert with an expiry every heartbeat), so Redis latency never
+ *                   stalls [S].
+ *   Every handoff between threads is an im_queue_t (im/queue.h): todo [S]->[W],
+ *   done [W]->[S], inbox [D]->[S], sess [S]->[R]. Stopping (main.c) stops each producer
+ *   before closing its queue, and closes the queues that wake [S] before lws is destroyed.
  *
  *   Send path (client -> server):
  *     client -ws-> [S] ws.c (frame, UTF-8, JSON) -> handle_send.c (rate limit, checks)
@@ -38,6 +42,7 @@
 
 #include "im/daemon.h"
 #include "im/kafka.h"
+#include "im/queue.h"
 #include "im/ratelimit.h"
 #include "im/redis.h"
 #include "im/rpc.h"
@@ -59,6 +64,8 @@ typedef struct {
     int max_outbox;           /* frames queued to one slow connection before it is dropped */
     int send_rate;            /* sends per second per user (token bucket) */
     int send_burst;           /* bucket size */
+    int cursor_rate;          /* ack/read per second per user */
+    int cursor_burst;
     char *kafka_brokers;
     char *redis_host;
     int redis_port;
@@ -73,8 +80,9 @@ typedef void (*gw_api_fn)(gw_t *g, gw_job_t *job);
 /* One REST request in flight. Created and freed on [S]; between gw_jobs_submit() and its
  * return on the done list only the worker touches it. */
 struct gw_job_s {
-    gw_job_t *next;
+    im_queue_node_t node;     /* in todo, then in done */
     struct lws *wsi;          /* [S] only; NULL once the client went away */
+    int gone;                 /* atomic: set by [S] when the client left; [W] skips the call */
     gw_api_fn fn;
     char method[8];
     char path[256];           /* without the query string */
@@ -112,10 +120,11 @@ typedef struct gw_user_s gw_user_t;
 /* One WebSocket connection ([S] only). */
 typedef struct gw_conn_s {
     struct lws *wsi;
-    uint64_t id;              /* conn_id; "%llx" on the wire */
+    uint64_t id;              /* conn_id: fixed64 in Kafka records, hex in Redis and `hello` */
     gw_user_t *user;
     struct gw_conn_s *next_of_user;
     int64_t last_seen_ms;     /* last frame from the client */
+    int64_t asserted_ms;      /* last time its session was written to Redis */
     gw_out_t *out_head, *out_tail;   /* outbox */
     int out_len;
     int closing;              /* close after the outbox drains, or now */
@@ -129,6 +138,7 @@ struct gw_user_s {
     uint64_t id;
     gw_conn_t *conns;
     im_bucket_t send_bucket;  /* rate limit on `send`, across the user's connections */
+    im_bucket_t cursor_bucket;   /* rate limit on `ack` and `read` */
 };
 
 /* lws per-session data of the one "cim" protocol (HTTP and WebSocket). */
@@ -139,15 +149,15 @@ typedef struct {
 
 /* A downstream record handed from [D] to [S]. */
 typedef struct gw_push_s {
-    struct gw_push_s *next;
+    im_queue_node_t node;
     Im__Mq__V1__Downstream *rec;  /* unpacked; [S] frees it */
     char trace[33];
 } gw_push_t;
 
 /* A Redis session write handed from [S] to [R]. */
 typedef struct gw_sess_s {
-    struct gw_sess_s *next;
-    int open;                 /* 1 HSET, 0 HDEL */
+    im_queue_node_t node;
+    int open;                 /* 1 HSET (+ EXPIRE), 0 HDEL */
     uint64_t user_id;
     uint64_t conn_id;
 } gw_sess_t;
@@ -162,10 +172,8 @@ struct gw_s {
     volatile int stopping;    /* set by main, read by [S] */
     im_discovery_t logic;     /* im-logic client, endpoints from etcd */
 
-    pthread_mutex_t jobs_lock;   /* guards the two lists below */
-    pthread_cond_t jobs_cond;
-    gw_job_t *todo_head, *todo_tail;  /* [S] -> [W] */
-    gw_job_t *done_head;              /* [W] -> [S] */
+    im_queue_t todo;          /* [S] -> [W]: jobs to run */
+    im_queue_t done;          /* [W] -> [S]: jobs to answer; wakes [S] */
     pthread_t *workers;
     int nworkers;
 
@@ -176,17 +184,15 @@ struct gw_s {
     lws_sorted_usec_list_t sweep_timer;
 
     /* [D] -> [S] */
-    pthread_mutex_t inbox_lock;
-    gw_push_t *inbox_head, *inbox_tail;
+    im_queue_t inbox;         /* downstream records; wakes [S] */
     im_kafka_consumer_t *down;
+    volatile int down_stop;
     pthread_t down_thread;
 
     /* [S] -> [R] */
     im_redis_pool_t *redis;
-    pthread_mutex_t sess_lock;
-    pthread_cond_t sess_cond;
-    gw_sess_t *sess_head, *sess_tail;
-    int sess_stop;            /* set by gw_session_stop, after [S] is gone */
+    im_queue_t sess;          /* session writes, applied in order */
+    int sess_reassert;        /* atomic: set by [R] when Redis lost our sessions; [S] re-posts all */
     pthread_t sess_thread;
 
     im_kafka_producer_t *up;  /* im-upstream-topic; thread-safe, used on [S] */
@@ -203,7 +209,8 @@ extern const im_cfg_field_t gw_config_table[];
 /* ---- server.c: the lws context and its service thread ---- */
 int gw_server_start(gw_t *g);   /* binds the client port; nothing is served yet */
 void gw_server_run(gw_t *g);    /* starts [S]: connections are accepted from now on */
-void gw_server_stop(gw_t *g);
+void gw_server_stop(gw_t *g);      /* stops [S]; the lws context stays */
+void gw_server_destroy(gw_t *g);   /* closes every connection: after every waker stopped */
 
 /* ---- http.c: REST requests on [S] ---- */
 int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -212,9 +219,9 @@ void gw_http_deliver(gw_t *g, gw_job_t *job);    /* [S]: a finished job */
 
 /* ---- jobs.c: the worker pool ---- */
 void gw_jobs_start(gw_t *g);
-void gw_jobs_stop(gw_t *g);
+void gw_jobs_stop(gw_t *g);                      /* after [S] stopped: workers finish and exit */
 void gw_jobs_submit(gw_t *g, gw_job_t *job);     /* [S] */
-gw_job_t *gw_jobs_take_done(gw_t *g);            /* [S]: the whole done list */
+void gw_jobs_free_done(gw_t *g);                 /* after lws is gone: frees unanswered jobs */
 void gw_job_free(gw_job_t *job);
 void gw_job_reply(gw_job_t *job, int status, char *json);   /* [W]: takes ownership of json */
 void gw_job_error(gw_job_t *job, int status, const char *code, const char *message);
@@ -259,7 +266,6 @@ void gw_conn_send_text(gw_t *g, gw_conn_t *c, const char *text);
 int gw_conn_write(gw_t *g, gw_conn_t *c);                         /* WRITEABLE: one frame */
 void gw_conns_deliver(gw_t *g, gw_push_t *p);                     /* a downstream record */
 void gw_conns_sweep_start(gw_t *g);
-int64_t gw_now_ms(void);                                         /* monotonic */
 
 /* ---- handle_*.c: one file per client op ([S]) ---- */
 typedef void (*gw_op_fn)(gw_t *g, gw_conn_t *c, void *msg /* json_t object */);
@@ -273,18 +279,22 @@ void gw_sync_run(gw_t *g, gw_job_t *job);                   /* [W] half of sync 
 /* ---- up.c: im-upstream-topic ---- */
 int gw_up_start(gw_t *g);
 void gw_up_stop(gw_t *g);
-/* An upstream record from connection c for op; conn_id is the buffer up->conn_id points to. */
-void gw_up_init(gw_t *g, gw_conn_t *c, const char *op, Im__Mq__V1__Upstream *up, char conn_id[24]);
+/* An upstream record from connection c for op. */
+void gw_up_init(gw_t *g, gw_conn_t *c, const char *op, Im__Mq__V1__Upstream *up);
+/* Never blocks [S]: IM_EUNAVAIL at once if Kafka's local queue is full. */
 int gw_up_send(gw_t *g, const Im__Mq__V1__Upstream *u, const char *key, const char *trace);
 
 /* ---- down.c: [D] ---- */
 int gw_down_start(gw_t *g);
-void gw_down_stop(gw_t *g);
-gw_push_t *gw_down_take(gw_t *g);                  /* [S]: the whole inbox */
+void gw_down_stop(gw_t *g);                        /* stops [D]; the inbox stays open */
+void gw_push_free(gw_push_t *p);
 
 /* ---- session.c: [R] ---- */
-int gw_session_start(gw_t *g);
-void gw_session_stop(gw_t *g);                     /* drains: every open gets its close */
+int gw_session_start(gw_t *g);     /* clears this gateway's stale sessions, starts [R] */
+void gw_session_stop(gw_t *g);     /* after lws is gone: drains, so every open gets its close */
 void gw_session_post(gw_t *g, int open, uint64_t user_id, uint64_t conn_id);   /* [S] */
+/* [S], from the sweep: re-posts sessions due for their periodic re-assert, or all of them
+ * if [R] found that Redis lost them. */
+void gw_session_reassert(gw_t *g, int64_t now_ms);
 
 #endif

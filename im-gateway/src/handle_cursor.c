@@ -1,6 +1,9 @@
-/* handle_cursor.c — `ack {conversation_id, seq}` (delivered) and `read {…}`: produced
- * upstream like sends; logic advances the position and sends the read receipt. */
+/* handle_cursor.c — `ack {conversation_id, seq}` (delivered) and `read {…}`: rate-limited
+ * per user, produced upstream like sends; logic advances the position (batched) and sends
+ * the read receipt. */
 #include "gateway.h"
+#include "im/clock.h"
+#include "im/conv.h"
 #include "im/log.h"
 
 #include <jansson.h>
@@ -12,14 +15,20 @@ void gw_handle_cursor(gw_t *g, gw_conn_t *c, void *msg)
     const char *op = json_string_value(json_object_get(msg, "op"));
     const char *cid = json_string_value(json_object_get(msg, "conversation_id"));
     json_t *seq = json_object_get(msg, "seq");
-    if (cid == NULL || !*cid || strlen(cid) > 64 || !json_is_integer(seq) || json_integer_value(seq) < 0) {
-        gw_ws_error(g, c, "invalid_argument", "needs conversation_id (string) and seq (integer)", NULL);
+    im_conv_t conv;
+    if (im_conv_parse(cid, &conv) != IM_OK || !json_is_integer(seq) || json_integer_value(seq) < 0) {
+        gw_ws_error(g, c, "invalid_argument", "needs conversation_id (a conversation id) and seq (integer)", NULL);
         return;
     }
-    char conn_id[24], trace[33];
+    if (!im_bucket_take(&c->user->cursor_bucket, IM_CFG_GET(g->cfg.cursor_rate), IM_CFG_GET(g->cfg.cursor_burst),
+                        im_clock_mono_ms())) {
+        gw_ws_error(g, c, "rate_limited", "too many acks/reads, slow down", NULL);
+        return;
+    }
+    char trace[33];
     im_trace_new(trace);
     Im__Mq__V1__Upstream up;
-    gw_up_init(g, c, op, &up, conn_id);
+    gw_up_init(g, c, op, &up);
     up.conversation_id = (char *)cid;
     up.seq = (uint64_t)json_integer_value(seq);
     if (gw_up_send(g, &up, cid, trace) != IM_OK)

@@ -1,6 +1,7 @@
 /* handle_sync.c — `sync {conversation_id, after_seq, limit}`: [S] checks and queues a job;
  * a [W] worker asks im-logic (participants only) and the `sync` frame returns on [S]. */
 #include "gateway.h"
+#include "im/conv.h"
 #include "im/log.h"
 #include "im/wire.h"
 
@@ -12,7 +13,8 @@ void gw_handle_sync(gw_t *g, gw_conn_t *c, void *msg)
 {
     const char *cid = json_string_value(json_object_get(msg, "conversation_id"));
     json_t *after = json_object_get(msg, "after_seq"), *limit = json_object_get(msg, "limit");
-    if (cid == NULL || !*cid || strlen(cid) > 64 || (after && !json_is_integer(after)) ||
+    im_conv_t conv;
+    if (im_conv_parse(cid, &conv) != IM_OK || (after && !json_is_integer(after)) ||
         (limit && !json_is_integer(limit))) {
         gw_ws_error(g, c, "invalid_argument", "sync needs conversation_id, after_seq?, limit?", NULL);
         return;
@@ -42,7 +44,7 @@ void gw_sync_run(gw_t *g, gw_job_t *job)
     ProtobufCMessage *resp = NULL;
     im_rpc_status_t st;
     int rc = im_rpc_client_call(g->logic.client, "GetMessages", &req.base, &resp,
-                                g->cfg.logic_timeout_ms, job->trace, &st);
+                                IM_CFG_GET(g->cfg.logic_timeout_ms), job->trace, &st);
     json_t *frame;
     if (rc != IM_OK) {
         frame = json_pack("{s:s, s:s, s:s}", "op", "error", "code", "unavailable", "message", "sync failed, retry");

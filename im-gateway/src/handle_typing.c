@@ -1,5 +1,7 @@
 /* handle_typing.c — `typing {conversation_id}`: relayed to the peer through logic. */
 #include "gateway.h"
+#include "im/clock.h"
+#include "im/conv.h"
 #include "im/log.h"
 
 #include <jansson.h>
@@ -9,16 +11,18 @@
 void gw_handle_typing(gw_t *g, gw_conn_t *c, void *msg)
 {
     const char *cid = json_string_value(json_object_get(msg, "conversation_id"));
-    if (cid == NULL || !*cid || strlen(cid) > 64) {
-        gw_ws_error(g, c, "invalid_argument", "needs conversation_id (string)", NULL);
+    im_conv_t conv;
+    if (im_conv_parse(cid, &conv) != IM_OK) {
+        gw_ws_error(g, c, "invalid_argument", "needs conversation_id (a conversation id)", NULL);
         return;
     }
-    if (!im_bucket_take(&c->user->send_bucket, g->cfg.send_rate, g->cfg.send_burst, gw_now_ms()))
+    if (!im_bucket_take(&c->user->send_bucket, IM_CFG_GET(g->cfg.send_rate), IM_CFG_GET(g->cfg.send_burst),
+                        im_clock_mono_ms()))
         return;   /* typing is a hint: drop it quietly when over the limit */
-    char conn_id[24], trace[33];
+    char trace[33];
     im_trace_new(trace);
     Im__Mq__V1__Upstream up;
-    gw_up_init(g, c, "typing", &up, conn_id);
+    gw_up_init(g, c, "typing", &up);
     up.conversation_id = (char *)cid;
-    gw_up_send(g, &up, cid, trace);
+    gw_up_send(g, &up, cid, trace);   /* a hint: a full queue drops it */
 }

@@ -63,6 +63,7 @@ static void ready(struct lws *wsi, gw_http_t *h)
 static int begin(struct lws *wsi, gw_http_t *h)
 {
     gw_t *g = gw_of(wsi);
+    if (h->job) return -1;   /* a pipelined request before our reply: not supported, close */
     gw_job_t *job = im_calloc(1, sizeof *job);
     job->wsi = wsi;
     im_trace_new(job->trace);
@@ -145,7 +146,10 @@ static int write_reply(struct lws *wsi, gw_http_t *h)
 static void closed(gw_http_t *h)
 {
     if (h->job == NULL) return;
-    if (h->state == JOB_RUNNING) h->job->wsi = NULL;   /* the worker still has it */
+    if (h->state == JOB_RUNNING) {   /* a worker still has it: it comes back to be freed */
+        h->job->wsi = NULL;
+        __atomic_store_n(&h->job->gone, 1, __ATOMIC_RELEASE);
+    }
     else gw_job_free(h->job);
     h->job = NULL;
     h->state = JOB_NONE;
@@ -153,16 +157,21 @@ static void closed(gw_http_t *h)
 
 void gw_http_deliver(gw_t *g, gw_job_t *job)
 {
-    if (job->wsi == NULL) {   /* the client left while the worker ran */
+    gw_pss_t *pss = job->wsi ? lws_wsi_user(job->wsi) : NULL;
+    if (pss == NULL || pss->http.job != job) {   /* the client left while the worker ran */
         gw_job_free(job);
         return;
     }
-    ready(job->wsi, &((gw_pss_t *)lws_wsi_user(job->wsi))->http);
+    ready(job->wsi, &pss->http);
 }
 
 int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len)
 {
+    /* lws passes user == NULL for a connection that never became an HTTP transaction
+     * (closed at once, half a request line, an oversized header, TLS on the plain port):
+     * there is no REST state to act on, only lws's own bookkeeping. */
+    if (user == NULL) return lws_callback_http_dummy(wsi, reason, user, in, len);
     gw_http_t *h = &((gw_pss_t *)user)->http;
     switch (reason) {
     case LWS_CALLBACK_HTTP:

@@ -1,4 +1,10 @@
-/* jobs.c — the REST worker pool: [S] submits, [W] runs the handler, [S] writes the reply. */
+/* jobs.c — the REST worker pool: [S] submits to `todo`, [W] runs the handler, `done`
+ * wakes [S] to write the reply.
+ *
+ * A job whose client left before a worker took it (job->gone, set by [S]) is not run:
+ * it goes straight back to [S] to be freed. Stopping: [S] has stopped first; closing
+ * `todo` lets the workers finish the job in hand, answer the rest 503 without running
+ * them, and exit; lws still exists while they wake it. */
 #include "gateway.h"
 #include "im/err.h"
 #include "im/log.h"
@@ -8,6 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+static void wake_lws(void *ud)
+{
+    gw_t *g = ud;
+    lws_cancel_service(g->lws);   /* the one lws call that is safe off [S] */
+}
+
 static void *worker_main(void *arg)
 {
     gw_t *g = arg;
@@ -15,34 +27,27 @@ static void *worker_main(void *arg)
     char name[16];
     snprintf(name, sizeof name, "work-%d", __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
     im_log_set_thread(name);
-    for (;;) {
-        pthread_mutex_lock(&g->jobs_lock);
-        while (g->todo_head == NULL && !g->stopping) pthread_cond_wait(&g->jobs_cond, &g->jobs_lock);
-        gw_job_t *job = g->todo_head;
-        if (job == NULL) { /* stopping and drained */
-            pthread_mutex_unlock(&g->jobs_lock);
-            return NULL;
+    im_queue_node_t *n;
+    while ((n = im_queue_pop_wait(&g->todo)) != NULL) {
+        gw_job_t *job = IM_QUEUE_ENTRY(n, gw_job_t, node);
+        if (__atomic_load_n(&job->gone, __ATOMIC_ACQUIRE)) {
+            /* nobody to answer */
+        } else if (im_queue_closed(&g->todo)) {
+            gw_job_error(job, 503, "unavailable", "gateway shutting down");
+        } else {
+            im_trace_set(job->trace);
+            job->fn(g, job);
+            im_trace_set("");
         }
-        g->todo_head = job->next;
-        if (g->todo_head == NULL) g->todo_tail = NULL;
-        pthread_mutex_unlock(&g->jobs_lock);
-
-        im_trace_set(job->trace);
-        job->fn(g, job);
-        im_trace_set("");
-
-        pthread_mutex_lock(&g->jobs_lock);
-        job->next = g->done_head;
-        g->done_head = job;
-        pthread_mutex_unlock(&g->jobs_lock);
-        lws_cancel_service(g->lws);   /* the one lws call that is safe off [S] */
+        if (im_queue_push(&g->done, &job->node) != IM_OK) gw_job_free(job);   /* only after [S] is gone */
     }
+    return NULL;
 }
 
 void gw_jobs_start(gw_t *g)
 {
-    pthread_mutex_init(&g->jobs_lock, NULL);
-    pthread_cond_init(&g->jobs_cond, NULL);
+    im_queue_init(&g->todo, NULL, NULL);
+    im_queue_init(&g->done, wake_lws, g);
     g->nworkers = g->cfg.workers;
     g->workers = im_calloc((size_t)g->nworkers, sizeof *g->workers);
     for (int i = 0; i < g->nworkers; i++) pthread_create(&g->workers[i], NULL, worker_main, g);
@@ -50,35 +55,28 @@ void gw_jobs_start(gw_t *g)
 
 void gw_jobs_stop(gw_t *g)
 {
-    pthread_mutex_lock(&g->jobs_lock);
-    pthread_cond_broadcast(&g->jobs_cond);
-    pthread_mutex_unlock(&g->jobs_lock);
+    im_queue_close(&g->todo);
     for (int i = 0; i < g->nworkers; i++) pthread_join(g->workers[i], NULL);
     im_free(g->workers);
-    for (gw_job_t *j = gw_jobs_take_done(g), *n; j; j = n) {
-        n = j->next;
-        gw_job_free(j);
+    g->workers = NULL;
+    im_queue_close(&g->done);   /* no more wake-ups of lws */
+}
+
+void gw_jobs_free_done(gw_t *g)
+{
+    for (im_queue_node_t *n = im_queue_take_all(&g->done), *next; n; n = next) {
+        next = n->next;
+        gw_job_free(IM_QUEUE_ENTRY(n, gw_job_t, node));
     }
+    im_queue_fini(&g->todo);
+    im_queue_fini(&g->done);
 }
 
 void gw_jobs_submit(gw_t *g, gw_job_t *job)
 {
-    job->next = NULL;
-    pthread_mutex_lock(&g->jobs_lock);
-    if (g->todo_tail) g->todo_tail->next = job;
-    else g->todo_head = job;
-    g->todo_tail = job;
-    pthread_cond_signal(&g->jobs_cond);
-    pthread_mutex_unlock(&g->jobs_lock);
-}
-
-gw_job_t *gw_jobs_take_done(gw_t *g)
-{
-    pthread_mutex_lock(&g->jobs_lock);
-    gw_job_t *list = g->done_head;
-    g->done_head = NULL;
-    pthread_mutex_unlock(&g->jobs_lock);
-    return list;
+    if (im_queue_push(&g->todo, &job->node) == IM_OK) return;
+    gw_job_error(job, 503, "unavailable", "gateway shutting down");   /* stopping: answer at once */
+    im_queue_push(&g->done, &job->node);   /* [S] is running, so `done` is still open */
 }
 
 void gw_job_free(gw_job_t *job)

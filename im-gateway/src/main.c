@@ -39,14 +39,19 @@ static int start(gw_t *g)
     return IM_OK;
 }
 
+/* Producers stop before the queues they feed close, and everything that wakes lws stops
+ * before lws is destroyed; lws's CLOSED callbacks then post the sessions' HDELs. */
 static void stop(gw_t *g)
 {
     im_etcd_deregister(g->daemon.etcd);
-    gw_server_stop(g);       /* closes every connection: sessions get their HDEL */
-    gw_down_stop(g);
-    gw_jobs_stop(g);         /* workers finish what they hold */
+    gw_server_stop(g);       /* [S] stops: no new jobs, sends or session posts */
+    gw_jobs_stop(g);         /* workers finish the call in hand and exit */
+    gw_down_stop(g);         /* [D] stops */
+    gw_server_destroy(g);    /* closes every connection */
+    gw_jobs_free_done(g);
     gw_session_stop(g);      /* drains the HDELs */
     gw_up_stop(g);           /* flushes what clients sent */
+    im_info("gateway.stopped", "sends_produced=%lld", (long long)im_metric_get(g->m_sends));
     im_discovery_fini(&g->logic);
     im_daemon_fini(&g->daemon);
 }

@@ -11,8 +11,9 @@
 /* [S]: another thread has work for us — finished jobs, downstream records. */
 static void drain(gw_t *g)
 {
-    for (gw_job_t *j = gw_jobs_take_done(g), *n; j; j = n) {
-        n = j->next;
+    for (im_queue_node_t *n = im_queue_take_all(&g->done), *next; n; n = next) {
+        next = n->next;
+        gw_job_t *j = IM_QUEUE_ENTRY(n, gw_job_t, node);
         if (j->conn_id == 0) {
             gw_http_deliver(g, j);
             continue;
@@ -21,11 +22,11 @@ static void drain(gw_t *g)
         if (c && j->resp) gw_conn_send_text(g, c, j->resp);
         gw_job_free(j);
     }
-    for (gw_push_t *p = gw_down_take(g), *n; p; p = n) {
-        n = p->next;
+    for (im_queue_node_t *n = im_queue_take_all(&g->inbox), *next; n; n = next) {
+        next = n->next;
+        gw_push_t *p = IM_QUEUE_ENTRY(n, gw_push_t, node);
         gw_conns_deliver(g, p);
-        im__mq__v1__downstream__free_unpacked(p->rec, NULL);
-        im_free(p);
+        gw_push_free(p);
     }
 }
 
@@ -129,8 +130,17 @@ void gw_server_stop(gw_t *g)
     g->stopping = 1;
     lws_cancel_service(g->lws);
     pthread_join(g->lws_thread, NULL);
+}
+
+void gw_server_destroy(gw_t *g)
+{
     lws_context_destroy(g->lws);   /* closes every connection (CLOSED callbacks run here) */
     g->lws = NULL;
     uv_run(&g->loop, UV_RUN_DEFAULT);   /* lets lws's handles finish closing */
     uv_loop_close(&g->loop);
+    for (im_queue_node_t *n = im_queue_take_all(&g->inbox), *next; n; n = next) {
+        next = n->next;
+        gw_push_free(IM_QUEUE_ENTRY(n, gw_push_t, node));
+    }
+    im_queue_fini(&g->inbox);
 }

@@ -1,77 +1,198 @@
 /* session.c — [R]: user_session:{uid} in Redis, one field per connection
- * (conn_id -> gateway_id), written off the service thread. Posts are applied in order
- * and pipelined; stopping drains the queue so every HSET gets its HDEL. */
+ * (conn_id in hex -> gateway_id), written off the service thread.
+ *
+ * The gateway holds the truth; Redis converges to it:
+ *   - open: HSET + EXPIRE (3 heartbeats); close: HDEL. Applied in order, pipelined.
+ *   - every connection's field is re-asserted once per heartbeat (gw_session_reassert on
+ *     [S], spread over the period as connections opened), so the key lives while any of
+ *     the user's connections does and a lost write heals itself;
+ *   - a marker, gateway_sessions:{gateway_id} with the same expiry, is checked every
+ *     second: if it is gone, Redis lost our sessions (restart, FLUSHALL, eviction) and
+ *     every field is re-asserted at once;
+ *   - at start, fields a previous process of this gateway id left behind are removed;
+ *   - a batch Redis could not take is kept and retried, not dropped. */
 #include "gateway.h"
+#include "im/clock.h"
 #include "im/log.h"
 #include "im/names.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define PENDING_MAX 200000   /* kept across a Redis outage; past it, re-assert when back */
+
+static int ttl_s(gw_t *g)
+{
+    return 3 * IM_CFG_GET(g->cfg.heartbeat_s);
+}
+
+/* Applies the list in one pipeline; IM_OK, or non-OK if it must be retried. */
+static int apply(gw_t *g, redisContext *c, im_queue_node_t *list)
+{
+    size_t asked = 0;
+    for (im_queue_node_t *n = list; n; n = n->next, asked++) {
+        gw_sess_t *s = IM_QUEUE_ENTRY(n, gw_sess_t, node);
+        if (s->open) {
+            redisAppendCommand(c, "HSET " IM_KEY_USER_SESSION " %llx %s", (unsigned long long)s->user_id,
+                               (unsigned long long)s->conn_id, g->gateway_id);
+            redisAppendCommand(c, "EXPIRE " IM_KEY_USER_SESSION " %d", (unsigned long long)s->user_id, ttl_s(g));
+            asked++;
+        } else {
+            redisAppendCommand(c, "HDEL " IM_KEY_USER_SESSION " %llx", (unsigned long long)s->user_id,
+                               (unsigned long long)s->conn_id);
+        }
+    }
+    int rc = IM_OK;
+    for (size_t i = 0; i < asked; i++) {
+        redisReply *r;
+        int e = im_redis_reply(c, &r, "session.write");
+        if (e == IM_EIO) return IM_EIO;
+        if (e != IM_OK) rc = e;
+        else freeReplyObject(r);
+    }
+    return rc;
+}
+
+/* 1 if the marker was missing (and is now set): Redis lost this gateway's sessions. */
+static int marker_lost(gw_t *g, redisContext *c)
+{
+    char key[160];
+    snprintf(key, sizeof key, IM_KEY_GATEWAY_SESSIONS, g->gateway_id);
+    redisAppendCommand(c, "SET %s 1 EX %d NX", key, ttl_s(g));
+    redisAppendCommand(c, "EXPIRE %s %d", key, ttl_s(g));
+    redisReply *set = NULL, *exp = NULL;
+    int lost = im_redis_reply(c, &set, "session.marker") == IM_OK && set->type == REDIS_REPLY_STATUS;
+    im_redis_reply(c, &exp, "session.marker");
+    if (set) freeReplyObject(set);
+    if (exp) freeReplyObject(exp);
+    return lost;
+}
+
+static void free_list(im_queue_node_t *list)
+{
+    for (im_queue_node_t *n = list, *next; n; n = next) {
+        next = n->next;
+        im_free(IM_QUEUE_ENTRY(n, gw_sess_t, node));
+    }
+}
 
 static void *session_main(void *arg)
 {
     gw_t *g = arg;
     im_log_set_thread("session");
-    for (;;) {
-        pthread_mutex_lock(&g->sess_lock);
-        while (g->sess_head == NULL && !g->sess_stop) pthread_cond_wait(&g->sess_cond, &g->sess_lock);
-        gw_sess_t *list = g->sess_head;
-        g->sess_head = g->sess_tail = NULL;
-        pthread_mutex_unlock(&g->sess_lock);
-        if (list == NULL) return NULL;   /* stopping and drained */
-
+    im_queue_node_t *pending = NULL, **tail = &pending;
+    size_t npending = 0;
+    int64_t next_check = 0;
+    for (int closed = 0; !closed;) {
+        im_queue_node_t *list = im_queue_take_all_wait(&g->sess, 1000);
+        closed = list == NULL && im_queue_closed(&g->sess);
+        for (im_queue_node_t *n = list; n; n = n->next, npending++) {   /* append in order */
+            *tail = n;
+            tail = &n->next;
+        }
+        int64_t now = im_clock_mono_ms();
+        if (pending == NULL && now < next_check) continue;
         redisContext *c = im_redis_acquire(g->redis);
-        size_t asked = 0;
-        for (gw_sess_t *s = list; s && c; s = s->next, asked++) {
-            if (s->open)
-                redisAppendCommand(c, "HSET " IM_KEY_USER_SESSION " %llx %s", (unsigned long long)s->user_id,
-                                   (unsigned long long)s->conn_id, g->gateway_id);
-            else
-                redisAppendCommand(c, "HDEL " IM_KEY_USER_SESSION " %llx", (unsigned long long)s->user_id,
-                                   (unsigned long long)s->conn_id);
+        int rc = c ? IM_OK : IM_EUNAVAIL;
+        if (c && now >= next_check) {
+            next_check = now + 1000;
+            if (marker_lost(g, c) && !closed) {
+                im_info("session.reassert_all", "reason=marker_missing");
+                __atomic_store_n(&g->sess_reassert, 1, __ATOMIC_RELEASE);
+            }
         }
-        int broken = c == NULL;
-        for (size_t i = 0; i < asked && !broken; i++) {
-            redisReply *r = NULL;
-            if (redisGetReply(c, (void **)&r) != REDIS_OK) broken = 1;
-            else freeReplyObject(r);
-        }
-        if (c) im_redis_release(g->redis, c, broken);
-        if (broken) IM_LOG_RATELIMITED(5, IM_LOG_WARN, "session.redis_failed", "ops=%zu", asked);
-        for (gw_sess_t *s = list, *n; s; s = n) {
-            n = s->next;
-            im_free(s);
+        if (c && pending) rc = apply(g, c, pending);
+        if (c) im_redis_release(g->redis, c, rc == IM_EIO);
+        if (rc == IM_OK || closed || npending > PENDING_MAX) {
+            if (rc != IM_OK)
+                IM_LOG_RATELIMITED(5, IM_LOG_WARN, "session.dropped", "ops=%zu err=\"%s\"", npending, im_strerror(rc));
+            if (rc != IM_OK && !closed) __atomic_store_n(&g->sess_reassert, 1, __ATOMIC_RELEASE);
+            free_list(pending);
+            pending = NULL;
+            tail = &pending;
+            npending = 0;
+        } else {
+            IM_LOG_RATELIMITED(5, IM_LOG_WARN, "session.retry", "ops=%zu err=\"%s\"", npending, im_strerror(rc));
         }
     }
+    return NULL;
+}
+
+/* Removes the fields that point at this gateway id: a previous process's connections. */
+static void clear_stale(gw_t *g)
+{
+    redisContext *c = im_redis_acquire(g->redis);
+    if (c == NULL) return;   /* the fields expire by themselves */
+    char cursor[32] = "0";
+    size_t removed = 0;
+    int rc = IM_OK;
+    do {
+        redisReply *scan = redisCommand(c, "SCAN %s MATCH user_session:* COUNT 1000", cursor);
+        if (scan == NULL || scan->type != REDIS_REPLY_ARRAY || scan->elements != 2) {
+            if (scan) freeReplyObject(scan);
+            rc = IM_EIO;
+            break;
+        }
+        snprintf(cursor, sizeof cursor, "%s", scan->element[0]->str);
+        redisReply *keys = scan->element[1];
+        for (size_t i = 0; i < keys->elements; i++) redisAppendCommand(c, "HGETALL %s", keys->element[i]->str);
+        size_t dels = 0;
+        for (size_t i = 0; i < keys->elements && rc == IM_OK; i++) {
+            redisReply *h;
+            if ((rc = im_redis_reply(c, &h, "session.clear")) != IM_OK) break;
+            for (size_t k = 0; h->type == REDIS_REPLY_ARRAY && k + 1 < h->elements; k += 2)
+                if (strcmp(h->element[k + 1]->str, g->gateway_id) == 0) {
+                    redisAppendCommand(c, "HDEL %s %s", keys->element[i]->str, h->element[k]->str);
+                    dels++;
+                }
+            freeReplyObject(h);
+        }
+        for (size_t i = 0; i < dels && rc == IM_OK; i++) {
+            redisReply *r;
+            if ((rc = im_redis_reply(c, &r, "session.clear")) == IM_OK) freeReplyObject(r);
+        }
+        removed += dels;
+        freeReplyObject(scan);
+    } while (rc == IM_OK && strcmp(cursor, "0") != 0);
+    im_redis_release(g->redis, c, rc != IM_OK);
+    im_info("session.stale_cleared", "fields=%zu complete=%s", removed, rc == IM_OK ? "yes" : "no");
 }
 
 int gw_session_start(gw_t *g)
 {
-    pthread_mutex_init(&g->sess_lock, NULL);
-    pthread_cond_init(&g->sess_cond, NULL);
+    im_queue_init(&g->sess, NULL, NULL);
     g->redis = im_redis_pool_new(g->cfg.redis_host, g->cfg.redis_port, 1, 2000);
+    clear_stale(g);
     pthread_create(&g->sess_thread, NULL, session_main, g);
     return IM_OK;
 }
 
 void gw_session_stop(gw_t *g)
 {
-    pthread_mutex_lock(&g->sess_lock);
-    g->sess_stop = 1;
-    pthread_cond_broadcast(&g->sess_cond);
-    pthread_mutex_unlock(&g->sess_lock);
+    im_queue_close(&g->sess);
     pthread_join(g->sess_thread, NULL);
+    im_queue_fini(&g->sess);
     im_redis_pool_free(g->redis);
 }
 
 void gw_session_post(gw_t *g, int open, uint64_t user_id, uint64_t conn_id)
 {
     gw_sess_t *s = im_malloc(sizeof *s);
-    s->next = NULL;
     s->open = open;
     s->user_id = user_id;
     s->conn_id = conn_id;
-    pthread_mutex_lock(&g->sess_lock);
-    if (g->sess_tail) g->sess_tail->next = s;
-    else g->sess_head = s;
-    g->sess_tail = s;
-    pthread_cond_signal(&g->sess_cond);
-    pthread_mutex_unlock(&g->sess_lock);
+    if (im_queue_push(&g->sess, &s->node) != IM_OK) im_free(s);
+}
+
+void gw_session_reassert(gw_t *g, int64_t now_ms)
+{
+    int all = __atomic_exchange_n(&g->sess_reassert, 0, __ATOMIC_ACQ_REL);
+    int64_t period = (int64_t)IM_CFG_GET(g->cfg.heartbeat_s) * 1000;
+    for (size_t i = 0; i < g->conns.cap; i++) {
+        if (!IM_U64MAP_LIVE(&g->conns, i)) continue;
+        gw_conn_t *c = g->conns.vals[i];
+        if (c->closing || (!all && now_ms - c->asserted_ms < period)) continue;
+        c->asserted_ms = now_ms;
+        gw_session_post(g, 1, c->user->id, c->id);
+    }
 }

@@ -1,6 +1,7 @@
 /* up.c — producing client ops to im-upstream-topic, keyed by conversation id so one
  * conversation stays in one partition (processed in order by one logic consumer). */
 #include "gateway.h"
+#include "im/clock.h"
 #include "im/log.h"
 #include "im/names.h"
 
@@ -19,15 +20,14 @@ void gw_up_stop(gw_t *g)
     g->up = NULL;
 }
 
-void gw_up_init(gw_t *g, gw_conn_t *c, const char *op, Im__Mq__V1__Upstream *up, char conn_id[24])
+void gw_up_init(gw_t *g, gw_conn_t *c, const char *op, Im__Mq__V1__Upstream *up)
 {
     im__mq__v1__upstream__init(up);
-    snprintf(conn_id, 24, "%llx", (unsigned long long)c->id);
     up->gateway_id = (char *)g->gateway_id;
-    up->conn_id = conn_id;
+    up->conn_id = c->id;
     up->user_id = c->user->id;
     up->op = (char *)op;
-    up->received_at = gw_now_ms();
+    up->received_at = im_clock_wall_ms();
 }
 
 int gw_up_send(gw_t *g, const Im__Mq__V1__Upstream *u, const char *key, const char *trace)
@@ -37,7 +37,7 @@ int gw_up_send(gw_t *g, const Im__Mq__V1__Upstream *u, const char *key, const ch
     im__mq__v1__upstream__pack(u, buf);
     char tp[56];
     im_traceparent_format(tp, trace);
-    int rc = im_kafka_producer_send(g->up, IM_TOPIC_UPSTREAM, key, strlen(key), buf, len, tp, NULL);
+    int rc = im_kafka_producer_try_send(g->up, IM_TOPIC_UPSTREAM, key, strlen(key), buf, len, tp, NULL);
     if (buf != stackbuf) im_free(buf);
     return rc;
 }

@@ -5,6 +5,7 @@
  * unknown op) is answered with an `error` frame and the connection stays up. */
 #include "gateway.h"
 #include "im/auth.h"
+#include "im/clock.h"
 #include "im/log.h"
 #include "im/text.h"
 #include "im/wire.h"
@@ -110,7 +111,7 @@ static void receive(struct lws *wsi, gw_conn_t *c, const void *in, size_t len)
         c->rx_len = 0;
         c->rx_too_large = 0;
     }
-    c->last_seen_ms = gw_now_ms();
+    c->last_seen_ms = im_clock_mono_ms();
     if (!c->rx_too_large && c->rx_len + len > (size_t)g->cfg.max_frame) {
         c->rx_too_large = 1;
         im_free(c->rx);
@@ -135,9 +136,9 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 {
     gw_pss_t *pss = user;
     gw_t *g = gw_of(wsi);
+    if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE) return confirm_upgrade(wsi);   /* no pss yet */
+    if (pss == NULL) return reason == LWS_CALLBACK_ESTABLISHED ? -1 : 0;
     switch (reason) {
-    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return confirm_upgrade(wsi);
     case LWS_CALLBACK_ESTABLISHED:
         return established(wsi, pss);
     case LWS_CALLBACK_RECEIVE:

@@ -72,30 +72,51 @@ im_kafka_producer_t *im_kafka_producer_new(const char *brokers, const char *clie
     return p;
 }
 
+/* One produce; RD_KAFKA_RESP_ERR__QUEUE_FULL is left to the caller. */
+static rd_kafka_resp_err_t produce(im_kafka_producer_t *p, const char *topic, const void *key,
+                                   size_t keylen, const void *payload, size_t len,
+                                   const char *traceparent, void *opaque)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (traceparent && *traceparent) {
+        h = rd_kafka_headers_new(1);
+        rd_kafka_header_add(h, "traceparent", -1, traceparent, -1);
+    }
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY((void *)key, keylen),
+        RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return err;   /* headers now owned by the message */
+    if (h) rd_kafka_headers_destroy(h);
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        IM_LOG_RATELIMITED(2, IM_LOG_WARN, "kafka.produce_failed", "topic=%s err=\"%s\"", topic,
+                           rd_kafka_err2str(err));
+    return err;
+}
+
 int im_kafka_producer_send(im_kafka_producer_t *p, const char *topic, const void *key,
                            size_t keylen, const void *payload, size_t len,
                            const char *traceparent, void *opaque)
 {
     for (int tries = 0; tries < 50; tries++) {
-        rd_kafka_headers_t *h = NULL;
-        if (traceparent && *traceparent) {
-            h = rd_kafka_headers_new(1);
-            rd_kafka_header_add(h, "traceparent", -1, traceparent, -1);
-        }
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY((void *)key, keylen),
-            RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return IM_OK;   /* headers now owned by the message */
-        if (h) rd_kafka_headers_destroy(h);
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            IM_LOG_RATELIMITED(2, IM_LOG_WARN, "kafka.produce_failed", "topic=%s err=\"%s\"", topic,
-                               rd_kafka_err2str(err));
-            return IM_EIO;
-        }
+        rd_kafka_resp_err_t err = produce(p, topic, key, keylen, payload, len, traceparent, opaque);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return IM_OK;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return IM_EIO;
         usleep(2000);
     }
     return IM_EUNAVAIL;
+}
+
+int im_kafka_producer_try_send(im_kafka_producer_t *p, const char *topic, const void *key,
+                               size_t keylen, const void *payload, size_t len,
+                               const char *traceparent, void *opaque)
+{
+    rd_kafka_resp_err_t err = produce(p, topic, key, keylen, payload, len, traceparent, opaque);
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        IM_LOG_RATELIMITED(2, IM_LOG_WARN, "kafka.queue_full", "topic=%s", topic);
+        return IM_EUNAVAIL;
+    }
+    return err == RD_KAFKA_RESP_ERR_NO_ERROR ? IM_OK : IM_EIO;
 }
 
 int im_kafka_producer_flush(im_kafka_producer_t *p, int timeout_ms)

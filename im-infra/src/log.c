@@ -2,6 +2,7 @@
 #include "im/log.h"
 
 #include <stdarg.h>
+#include <sys/types.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -77,6 +78,106 @@ void im_traceparent_trace(const char *tp, char trace_id[33])
     }
 }
 
+/* Appends s to out[*n..cap) with the bytes that could forge or split a log line escaped:
+ * control characters, backslash and quote always; space and '=' too when the value is
+ * not inside quotes in the format (`cmid=%s` vs `err="%s"`). */
+static void put_escaped(char *out, size_t cap, size_t *n, const char *s, int quoted)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (; *s && *n + 4 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '\\' || ch == '"') {
+            out[(*n)++] = '\\';
+            out[(*n)++] = (char)ch;
+        } else if (ch < 0x20 || ch == 0x7f || (!quoted && (ch == ' ' || ch == '='))) {
+            out[(*n)++] = '\\';
+            out[(*n)++] = 'x';
+            out[(*n)++] = hex[ch >> 4];
+            out[(*n)++] = hex[ch & 15];
+        } else {
+            out[(*n)++] = (char)ch;
+        }
+    }
+}
+
+/* vsnprintf for log fields, conversion by conversion, with every %s argument escaped
+ * (put_escaped): whatever a client sent, one event stays one line of key=value fields. */
+static size_t format_fields(char *out, size_t cap, const char *fmt, va_list ap)
+{
+    size_t n = 0;
+    char spec[32], tmp[1024];
+    for (const char *p = fmt; *p && n + 1 < cap;) {
+        if (*p != '%') {
+            out[n++] = *p++;
+            continue;
+        }
+        const char *start = p++;
+        if (*p == '%') {
+            out[n++] = '%';
+            p++;
+            continue;
+        }
+        int stars[2], nstars = 0;
+        while (*p && strchr("-+ #0", *p)) p++;
+        if (*p == '*') stars[nstars++] = va_arg(ap, int), p++;
+        while (*p >= '0' && *p <= '9') p++;
+        if (*p == '.') {
+            p++;
+            if (*p == '*') stars[nstars++] = va_arg(ap, int), p++;
+            while (*p >= '0' && *p <= '9') p++;
+        }
+        int longs = 0, size = 0;
+        for (;; p++) {
+            if (*p == 'l') longs++;
+            else if (*p == 'h') ;
+            else if (*p == 'z' || *p == 't' || *p == 'j') size = 1;
+            else break;
+        }
+        char conv = *p ? *p++ : '\0';
+        size_t slen = (size_t)(p - start);
+        if (conv == '\0' || slen >= sizeof spec) break;   /* malformed: stop, never guess */
+        memcpy(spec, start, slen);
+        spec[slen] = '\0';
+        int w;
+#define FMT1(v) (nstars == 2 ? snprintf(tmp, sizeof tmp, spec, stars[0], stars[1], v) \
+                 : nstars == 1 ? snprintf(tmp, sizeof tmp, spec, stars[0], v) : snprintf(tmp, sizeof tmp, spec, v))
+        switch (conv) {
+        case 'd': case 'i':
+            w = size ? FMT1(va_arg(ap, ssize_t)) : longs >= 2 ? FMT1(va_arg(ap, long long))
+                : longs ? FMT1(va_arg(ap, long)) : FMT1(va_arg(ap, int));
+            break;
+        case 'u': case 'x': case 'X': case 'o':
+            w = size ? FMT1(va_arg(ap, size_t)) : longs >= 2 ? FMT1(va_arg(ap, unsigned long long))
+                : longs ? FMT1(va_arg(ap, unsigned long)) : FMT1(va_arg(ap, unsigned));
+            break;
+        case 'c': w = FMT1(va_arg(ap, int)); break;
+        case 'p': w = FMT1(va_arg(ap, void *)); break;
+        case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': case 'a': case 'A':
+            w = FMT1(va_arg(ap, double));
+            break;
+        case 's': {
+            const char *v = va_arg(ap, const char *);
+            w = FMT1(v ? v : "(null)");
+            if (w >= 0) {
+                out[n] = '\0';
+                put_escaped(out, cap, &n, tmp, start > fmt && start[-1] == '"');
+            }
+            continue;
+        }
+        default:
+            w = -1;
+        }
+#undef FMT1
+        if (w < 0) break;
+        size_t len = strlen(tmp);
+        if (len > cap - 1 - n) len = cap - 1 - n;
+        memcpy(out + n, tmp, len);
+        n += len;
+    }
+    out[n] = '\0';
+    return n;
+}
+
 void im_log(im_log_level_t level, const char *event, const char *fmt, ...)
 {
     if (level < __atomic_load_n(&g_min, __ATOMIC_RELAXED)) return;
@@ -94,9 +195,8 @@ void im_log(im_log_level_t level, const char *event, const char *fmt, ...)
         line[n++] = ' ';
         va_list ap;
         va_start(ap, fmt);
-        int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+        n += (int)format_fields(line + n, sizeof line - (size_t)n, fmt, ap);
         va_end(ap);
-        n = m < 0 ? n : n + m;
     }
     if (t_trace[0] && n < (int)sizeof line)
         n += snprintf(line + n, sizeof line - (size_t)n, " trace=%s", t_trace);

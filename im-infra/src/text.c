@@ -40,3 +40,10 @@ int im_username_valid(const char *s)
     if (n < 3 || n > 32) return 0;
     return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
+
+int im_cmid_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > 64) return 0;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-") == n;
+}

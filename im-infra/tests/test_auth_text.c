@@ -104,5 +104,14 @@ int main(void)
     test_password();
     test_text();
     test_bucket();
+    CHECK(im_cmid_valid("a"));
+    CHECK(im_cmid_valid("2f1c-9e.x_y:z"));
+    CHECK(!im_cmid_valid(""));
+    CHECK(!im_cmid_valid(NULL));
+    CHECK(!im_cmid_valid("a b"));
+    CHECK(!im_cmid_valid("a\nb"));
+    CHECK(!im_cmid_valid("a=b"));
+    CHECK(im_cmid_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));    /* 64 */
+    CHECK(!im_cmid_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));   /* 65 */
     IM_TEST_DONE();
 }

@@ -9,28 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The other participant of a single chat the user is in, or 0. */
-static uint64_t peer_of(const Im__Mq__V1__Upstream *up)
-{
-    unsigned long long a, b;
-    int end = 0;
-    if (sscanf(up->conversation_id, "s_%llu_%llu%n", &a, &b, &end) != 2 || up->conversation_id[end])
-        return 0;
-    if (a != up->user_id && b != up->user_id) return 0;
-    return a == up->user_id ? b : a;
-}
-
 /* `receipt` (seq > 0) or `typing` to the peer's connections. */
 static void tell_peer(logic_t *l, const Im__Mq__V1__Upstream *up, const char *op, uint64_t seq,
                       const char *trace)
 {
-    uint64_t peer = peer_of(up);
+    uint64_t peer = im_conv_peer(up->conversation_id, up->user_id);
     if (peer == 0) return;
     json_t *o = json_pack("{s:s, s:s, s:I}", "op", op, "conversation_id", up->conversation_id,
                           "user_id", (json_int_t)up->user_id);
     if (seq) json_object_set_new(o, "seq", json_integer((json_int_t)seq));
     char *frame = im_wire_dump(o);
-    logic_push_user(l, peer, NULL, frame, trace);
+    logic_push_user(l, peer, 0, frame, trace);
     im_free(frame);
 }
 

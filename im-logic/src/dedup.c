@@ -7,7 +7,8 @@
 
 #include <stdio.h>
 
-/* Value: "{msg_id} {seq} {created_at}" */
+/* Value: "{msg_id} {seq} {created_at}", built with snprintf and passed as one argument
+ * (hiredis splits its format string on spaces). */
 void logic_dedup_lookup(logic_t *l, logic_send_t *items, size_t n)
 {
     redisContext *c = im_redis_acquire(l->redis);
@@ -19,15 +20,12 @@ void logic_dedup_lookup(logic_t *l, logic_send_t *items, size_t n)
                            items[i].up->cmid);
         asked++;
     }
-    int broken = 0;
-    for (size_t i = 0, k = 0; k < asked; i++) {
+    int rc = IM_OK;
+    for (size_t i = 0, k = 0; k < asked && rc != IM_EIO; i++) {
         if (items[i].error) continue;
         k++;
-        redisReply *r = NULL;
-        if (broken || redisGetReply(c, (void **)&r) != REDIS_OK) {
-            broken = 1;
-            continue;
-        }
+        redisReply *r;
+        if ((rc = im_redis_reply(c, &r, "dedup.get")) != IM_OK) continue;
         unsigned long long id, seq;
         long long at;
         if (r->type == REDIS_REPLY_STRING && sscanf(r->str, "%llu %llu %lld", &id, &seq, &at) == 3) {
@@ -38,7 +36,7 @@ void logic_dedup_lookup(logic_t *l, logic_send_t *items, size_t n)
         }
         freeReplyObject(r);
     }
-    im_redis_release(l->redis, c, broken);
+    im_redis_release(l->redis, c, rc == IM_EIO);
 }
 
 void logic_dedup_store(logic_t *l, logic_send_t *items, size_t n)
@@ -46,20 +44,20 @@ void logic_dedup_store(logic_t *l, logic_send_t *items, size_t n)
     redisContext *c = im_redis_acquire(l->redis);
     if (c == NULL) return;
     size_t asked = 0;
+    int ttl = IM_CFG_GET(l->cfg.dedup_ttl_s);
     for (size_t i = 0; i < n; i++) {
         if (items[i].error) continue;
-        redisAppendCommand(c, "SET " IM_KEY_MSG_DEDUP " %llu %llu %lld EX %d",
-                           (unsigned long long)items[i].up->user_id, items[i].up->cmid,
-                           (unsigned long long)items[i].msg.msg_id,
-                           (unsigned long long)items[i].msg.seq,
-                           (long long)items[i].msg.created_at, l->cfg.dedup_ttl_s);
+        char value[80];
+        snprintf(value, sizeof value, "%llu %llu %lld", (unsigned long long)items[i].msg.msg_id,
+                 (unsigned long long)items[i].msg.seq, (long long)items[i].msg.created_at);
+        redisAppendCommand(c, "SET " IM_KEY_MSG_DEDUP " %s EX %d", (unsigned long long)items[i].up->user_id,
+                           items[i].up->cmid, value, ttl);
         asked++;
     }
-    int broken = 0;
-    for (size_t k = 0; k < asked && !broken; k++) {
-        redisReply *r = NULL;
-        if (redisGetReply(c, (void **)&r) != REDIS_OK) broken = 1;
-        else freeReplyObject(r);
+    int rc = IM_OK;
+    for (size_t k = 0; k < asked && rc != IM_EIO; k++) {
+        redisReply *r;
+        if ((rc = im_redis_reply(c, &r, "dedup.set")) == IM_OK) freeReplyObject(r);
     }
-    im_redis_release(l->redis, c, broken);
+    im_redis_release(l->redis, c, rc == IM_EIO);
 }

@@ -28,6 +28,7 @@
 
 #include <pthread.h>
 
+#include "im/conv.h"
 #include "im/daemon.h"
 #include "im/kafka.h"
 #include "im/metrics.h"
@@ -89,7 +90,7 @@ typedef struct {
     const char *error;              /* client error code if refused, else NULL */
     const char *error_msg;
     int duplicate;                  /* answered from dedup (cache or MySQL) */
-    char cid[64];                   /* conversation id */
+    char cid[IM_CONV_ID_MAX];       /* conversation id */
     uint64_t members[2];
     Im__Common__V1__Message msg;    /* the message as stored; strings point into up and cid */
 } logic_send_t;
@@ -117,7 +118,6 @@ void logic_dedup_lookup(logic_t *l, logic_send_t *items, size_t n);
 void logic_dedup_store(logic_t *l, logic_send_t *items, size_t n);
 
 /* ---- send.c helpers ---- */
-int64_t logic_now_ms(void);
 /* Still to be given a seq: not refused, not a duplicate, no seq yet. */
 static inline int logic_send_needs_seq(const logic_send_t *it)
 {
@@ -147,7 +147,7 @@ void logic_push_sent(logic_t *l, const logic_send_t *it);
 void logic_push_error(logic_t *l, const logic_send_t *it);
 void logic_push_message(logic_t *l, const logic_sessions_t *s, const logic_send_t *it);
 /* A frame to every connection of `user_id` (except one connection, may be NULL). */
-void logic_push_user(logic_t *l, uint64_t user_id, const char *except_conn, const char *frame,
+void logic_push_user(logic_t *l, uint64_t user_id, uint64_t except_conn, const char *frame,
                      const char *trace);
 
 /* ---- frame.c: client frames (JSON) ---- */

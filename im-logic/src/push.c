@@ -9,6 +9,7 @@
 #include "logic.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_GATEWAYS 64
@@ -33,15 +34,27 @@ static void produce_downstream(logic_t *l, const char *gateway_id, Im__Mq__V1__T
     im_free(buf);
 }
 
+/* A user_session field: the gateway's conn id in hex; 0 if malformed. */
+static uint64_t conn_of(const redisReply *field)
+{
+    char *end;
+    if (field->type != REDIS_REPLY_STRING || field->len == 0 || field->len > 16) return 0;
+    uint64_t id = strtoull(field->str, &end, 16);
+    return *end ? 0 : id;
+}
+
 /* The distinct live gateways in a user_session hash (skipping connection except_conn). */
-static size_t gateways_of(logic_t *l, const redisReply *r, const char *except_conn, char gws[][96],
+static size_t gateways_of(logic_t *l, const redisReply *r, uint64_t except_conn, char gws[][96],
                           size_t max)
 {
     size_t n = 0;
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) return 0;
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        const char *conn = r->element[i]->str, *gw = r->element[i + 1]->str;
-        if ((except_conn && strcmp(conn, except_conn) == 0) || !logic_gateway_alive(l, gw)) continue;
+        uint64_t conn = conn_of(r->element[i]);
+        const char *gw = r->element[i + 1]->str;
+        if (conn == 0 || conn == except_conn || r->element[i + 1]->type != REDIS_REPLY_STRING ||
+            !logic_gateway_alive(l, gw))
+            continue;
         size_t k = 0;
         while (k < n && strcmp(gws[k], gw) != 0) k++;
         if (k == n && n < max) snprintf(gws[n++], 96, "%s", gw);
@@ -63,10 +76,10 @@ void logic_sessions_load(logic_t *l, logic_sessions_t *s, const uint64_t *uids, 
     if (c == NULL) return;   /* nobody looks online: offline pushes, and sync covers the rest */
     for (size_t i = 0; i < s->n; i++)
         redisAppendCommand(c, "HGETALL " IM_KEY_USER_SESSION, (unsigned long long)s->uids[i]);
-    int broken = 0;
-    for (size_t i = 0; i < s->n && !broken; i++)
-        broken = redisGetReply(c, &s->replies[i]) != REDIS_OK;
-    im_redis_release(l->redis, c, broken);
+    int rc = IM_OK;
+    for (size_t i = 0; i < s->n && rc != IM_EIO; i++)
+        rc = im_redis_reply(c, (redisReply **)&s->replies[i], "sessions.load");
+    im_redis_release(l->redis, c, rc == IM_EIO);
 }
 
 void logic_sessions_free(logic_sessions_t *s)
@@ -84,18 +97,18 @@ static const redisReply *session_of(const logic_sessions_t *s, uint64_t uid)
     return NULL;
 }
 
-static void push_to(logic_t *l, const redisReply *sessions, uint64_t user_id, const char *except_conn,
+static void push_to(logic_t *l, const redisReply *sessions, uint64_t user_id, uint64_t except_conn,
                     const char *key, const char *frame, const char *trace)
 {
     char gws[MAX_GATEWAYS][96];
     size_t n = gateways_of(l, sessions, except_conn, gws, MAX_GATEWAYS);
     Im__Mq__V1__Target t = IM__MQ__V1__TARGET__INIT;
     t.user_id = user_id;
-    t.except_conn_id = (char *)(except_conn ? except_conn : "");
+    t.except_conn_id = except_conn;
     for (size_t i = 0; i < n; i++) produce_downstream(l, gws[i], &t, key, frame, trace);
 }
 
-void logic_push_user(logic_t *l, uint64_t user_id, const char *except_conn, const char *frame,
+void logic_push_user(logic_t *l, uint64_t user_id, uint64_t except_conn, const char *frame,
                      const char *trace)
 {
     redisReply *r = im_redis_cmd(l->redis, "HGETALL " IM_KEY_USER_SESSION, (unsigned long long)user_id);
@@ -110,7 +123,9 @@ static void to_conn(logic_t *l, const logic_send_t *it, const char *frame)
     Im__Mq__V1__Target t = IM__MQ__V1__TARGET__INIT;
     t.user_id = it->up->user_id;
     t.conn_id = it->up->conn_id;
-    produce_downstream(l, it->up->gateway_id, &t, it->up->conn_id, frame, it->trace);
+    char key[24];
+    snprintf(key, sizeof key, "%llx", (unsigned long long)it->up->conn_id);
+    produce_downstream(l, it->up->gateway_id, &t, key, frame, it->trace);
 }
 
 void logic_push_sent(logic_t *l, const logic_send_t *it)
@@ -151,7 +166,7 @@ void logic_push_message(logic_t *l, const logic_sessions_t *s, const logic_send_
     char *frame = logic_frame_message(&it->msg);
     uint64_t to = it->up->to_user;
     char gws[MAX_GATEWAYS][96];
-    size_t n = gateways_of(l, session_of(s, to), NULL, gws, MAX_GATEWAYS);
+    size_t n = gateways_of(l, session_of(s, to), 0, gws, MAX_GATEWAYS);
     Im__Mq__V1__Target t = IM__MQ__V1__TARGET__INIT;
     t.user_id = to;
     for (size_t i = 0; i < n; i++) {

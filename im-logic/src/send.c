@@ -6,6 +6,8 @@
  * message. Nothing is acked or pushed before
  * its row is committed. An error before the commit returns non-OK and the caller
  * retries the batch (already stored items then come back as duplicates). */
+#include "im/clock.h"
+#include "im/conv.h"
 #include "im/log.h"
 #include "im/names.h"
 #include "im/text.h"
@@ -13,16 +15,8 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define SEQ_CONFLICT_RETRIES 3
-
-int64_t logic_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void refuse(logic_send_t *it, const char *code, const char *msg)
 {
@@ -34,7 +28,7 @@ static void validate(logic_t *l, logic_send_t *it)
 {
     const Im__Mq__V1__Upstream *up = it->up;
     size_t clen = strlen(up->content);
-    if (!up->cmid[0] || strlen(up->cmid) > 64) refuse(it, "invalid_argument", "cmid must be 1..64 characters");
+    if (!im_cmid_valid(up->cmid)) refuse(it, "invalid_argument", "cmid must be 1..64 of [A-Za-z0-9_.:-]");
     else if (up->to_user == 0) refuse(it, "invalid_argument", "missing recipient");
     else if (up->to_user == up->user_id) refuse(it, "invalid_argument", "cannot send to yourself");
     else if (up->type != 1 && up->type != 2 && up->type != 3) refuse(it, "invalid_argument", "unknown message type");
@@ -42,11 +36,9 @@ static void validate(logic_t *l, logic_send_t *it)
     else if (!im_utf8_valid(up->content, clen)) refuse(it, "invalid_argument", "content is not UTF-8");
     else if (im_utf8_chars(up->content, clen) > (size_t)l->cfg.max_content) refuse(it, "too_large", "content too long");
     if (it->error) return;
-    uint64_t a = up->user_id < up->to_user ? up->user_id : up->to_user;
-    uint64_t b = up->user_id < up->to_user ? up->to_user : up->user_id;
-    snprintf(it->cid, sizeof it->cid, "s_%llu_%llu", (unsigned long long)a, (unsigned long long)b);
-    it->members[0] = a;
-    it->members[1] = b;
+    im_conv_single(it->cid, up->user_id, up->to_user);
+    it->members[0] = up->user_id < up->to_user ? up->user_id : up->to_user;
+    it->members[1] = up->user_id < up->to_user ? up->to_user : up->user_id;
     it->msg.conversation_id = it->cid;
     it->msg.sender_id = up->user_id;
     it->msg.type = up->type;

@@ -5,6 +5,7 @@
  * evicted) is re-seeded from MAX(seq) in MySQL (asked of im-repo) under a short lock,
  * so seq never goes backwards or repeats; UNIQUE(conversation_id, seq) is the last guard
  * and a conflict there raises the counter to the stored max (logic_seq_raise). */
+#include "im/clock.h"
 #include "im/log.h"
 #include "im/names.h"
 #include "logic.h"
@@ -79,15 +80,17 @@ static int assign_round(logic_t *l, logic_send_t *items, size_t n, size_t *left)
         if (!logic_send_needs_seq(&items[i])) continue;
         k++;
         redisReply *r = NULL;
-        if (rc != IM_OK || redisGetReply(c, (void **)&r) != REDIS_OK || r->type != REDIS_REPLY_INTEGER) {
-            rc = IM_EIO;   /* keep reading nothing more; the connection is dropped below */
-            if (r) freeReplyObject(r);
+        if (rc != IM_OK) continue;   /* read nothing more; the connection is dropped below */
+        if ((rc = im_redis_reply(c, &r, "seq.incr")) != IM_OK) continue;
+        if (r->type != REDIS_REPLY_INTEGER) {
+            rc = IM_EPROTO;
+            freeReplyObject(r);
             continue;
         }
         if (r->integer > 0) {
             items[i].msg.seq = (uint64_t)r->integer;
             items[i].msg.msg_id = im_snowflake_next(&l->ids);
-            items[i].msg.created_at = logic_now_ms();
+            items[i].msg.created_at = im_clock_wall_ms();
         } else {
             ++*left;
         }

@@ -310,6 +310,14 @@ def test_rate_limit_refuses_without_producing(chat):
 
 
 def test_trace_id_in_every_daemon_log(chat):
+    # per-message lines are debug (the hot path logs no info line per message): turn
+    # debug on for the whole cluster through etcd, live, and back off after
+    infra = chat["infra"]
+    services = ("im-gateway", "im-logic", "im-repo", "im-task")
+    for svc in services:
+        infra.etcd.put("/im/config/%s/log_level" % svc, "debug")
+    wait_for("debug on", lambda: all("event=config.applied key=log_level" in d.log_text()
+                                     for d in infra.daemons))
     a, b = pair(chat)
     cmid = a.send(b.user_id, "trace me")
     a.expect("sent")
@@ -322,6 +330,8 @@ def test_trace_id_in_every_daemon_log(chat):
     repo_log = [d for d in chat["infra"].daemons if d.service == "im-repo"][0].log_text()
     assert re.search(r"event=msg\.stored .*trace=" + trace, logic_logs)
     assert re.search(r"event=msg\.saved .*trace=" + trace, repo_log)
+    for svc in services:
+        infra.etcd.put("/im/config/%s/log_level" % svc, "info")
     a.close()
     b.close()
 

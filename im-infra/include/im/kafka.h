@@ -22,6 +22,11 @@ im_kafka_producer_t *im_kafka_producer_new(const char *brokers, const char *clie
 int im_kafka_producer_send(im_kafka_producer_t *p, const char *topic, const void *key,
                            size_t keylen, const void *payload, size_t len,
                            const char *traceparent, void *opaque);
+/* Like send, but never waits: IM_EUNAVAIL at once when the local queue is full (for a
+ * thread that must not block, like the gateway's service thread). */
+int im_kafka_producer_try_send(im_kafka_producer_t *p, const char *topic, const void *key,
+                               size_t keylen, const void *payload, size_t len,
+                               const char *traceparent, void *opaque);
 int im_kafka_producer_flush(im_kafka_producer_t *p, int timeout_ms);   /* IM_ETIMEOUT if some remain */
 void im_kafka_producer_free(im_kafka_producer_t *p);                  /* flushes up to 5 s; NULL ok */
 

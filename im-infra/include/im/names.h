@@ -14,11 +14,12 @@
 
 /* Redis keys */
 #define IM_KEY_USER_INFO "user_info:%llu"                /* HASH: nickname, avatar_url, username */
-#define IM_KEY_USER_SESSION "user_session:%llu"          /* HASH: conn_id -> "{gateway_id} {device}" */
+#define IM_KEY_USER_SESSION "user_session:%llu"          /* HASH: conn_id (hex) -> gateway_id; EXPIRE */
+#define IM_KEY_GATEWAY_SESSIONS "gateway_sessions:%s"    /* STRING EX: a gateway's sessions are in Redis */
 #define IM_KEY_CONV_SEQ "conv_seq:%s"                    /* STRING: last allocated seq */
 #define IM_KEY_CONV_SEQ_LOCK "conv_seq_lock:%s"          /* STRING NX PX: re-seed lock */
 #define IM_KEY_GROUP_MEMBERS "group_members:%llu"        /* SET of user ids */
-#define IM_KEY_MSG_DEDUP "msg_dedup:%llu:%s"             /* STRING: "{msg_id} {seq} {created_at} {cid}" */
+#define IM_KEY_MSG_DEDUP "msg_dedup:%llu:%s"             /* STRING EX: "{msg_id} {seq} {created_at}" */
 #define IM_KEY_HOT_MESSAGES "hot_messages:%s"            /* ZSET: score seq, member = encoded message */
 
 #endif

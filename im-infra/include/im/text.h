@@ -10,5 +10,7 @@ int im_utf8_valid(const char *s, size_t len);
 size_t im_utf8_chars(const char *s, size_t len);
 /* Usernames: 3..32 of [A-Za-z0-9_.-]. */
 int im_username_valid(const char *s);
+/* Client message ids (cmid): 1..64 of [A-Za-z0-9_.:-] (docs/PROTOCOL.md). */
+int im_cmid_valid(const char *s);
 
 #endif
