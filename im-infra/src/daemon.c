@@ -3,6 +3,7 @@
 #include "im/err.h"
 #include "im/log.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,12 +12,17 @@
 #include <time.h>
 #include <unistd.h>
 
+const char *const im_daemon_log_levels[] = {"debug", "info", "warn", "error", NULL};
+_Static_assert(IM_LOG_DEBUG == 0 && IM_LOG_INFO == 1 && IM_LOG_WARN == 2 && IM_LOG_ERROR == 3,
+               "im_daemon_log_levels follows im_log_level_t");
+
 static void usage(const char *service, const im_cfg_field_t *table)
 {
     fprintf(stderr, "usage: %s [-c config-file] [-d]\n  -d  print the resulting configuration and exit\n\nkeys (file `key = value`, or env CIM_<KEY>):\n",
             service);
     for (const im_cfg_field_t *f = table; f->name; f++)
-        fprintf(stderr, "  %-22s %s (default: %s)\n", f->name, f->help, f->def ? f->def : "");
+        fprintf(stderr, "  %-22s %s (default: %s%s)\n", f->name, f->help, f->def ? f->def : "",
+                f->flags & IM_CFG_LIVE ? "; live" : "");
 }
 
 void im_daemon_config(const char *service, int argc, char **argv, const im_cfg_field_t *table,
@@ -37,22 +43,21 @@ void im_daemon_config(const char *service, int argc, char **argv, const im_cfg_f
     char err[512];
     int rc = im_config_load(table, cfg, path, err, sizeof err);
     if (dump) {   /* -d: print every key with its help and value, as a config file */
-        printf("# %s configuration. Every key can also be set in the environment as CIM_<KEY>.\n\n", service);
+        printf("# %s configuration. Every key can also be set in the environment as CIM_<KEY>.\n"
+               "# A live key may also be changed while the daemon runs: put it in etcd as\n"
+               "# " IM_ETCD_CONFIG_PREFIX "%s/<key>; deleting that reverts to the start value.\n"
+               "# etcd cannot change a start-only key: the daemon logs config.rejected and\n"
+               "# keeps its value.\n\n",
+               service, service);
         fflush(stdout);
-        im_config_dump(table, cfg, STDOUT_FILENO);
+        im_config_dump(table, cfg, service, STDOUT_FILENO);
         exit(0);
     }
     if (rc != IM_OK) {
         fprintf(stderr, "%s: config: %s\n", service, err);
         exit(2);
     }
-    im_log_level_t level;
-    if (im_log_level_parse(common->log_level, &level) != 0) {
-        fprintf(stderr, "%s: config: log_level: '%s' is not debug|info|warn|error\n", service,
-                common->log_level);
-        exit(2);
-    }
-    im_log_init(service, level);
+    im_log_init(service, (im_log_level_t)common->log_level);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -66,6 +71,7 @@ int im_daemon_init(im_daemon_t *d, const char *service, const im_common_cfg_t *c
 {
     memset(d, 0, sizeof *d);
     d->service = service;
+    d->common = c;
     if (c->instance_id[0]) {
         snprintf(d->instance, sizeof d->instance, "%s", c->instance_id);
     } else {
@@ -98,31 +104,91 @@ int im_daemon_register(im_daemon_t *d, const im_common_cfg_t *c, const char *add
     return rc;
 }
 
+/* What /im/config/ did to one table key; touched only by the etcd watch thread. */
+struct im_daemon_key_s {
+    int64_t rev;        /* mod_revision of the etcd value last seen; 0 = not in etcd */
+    int applied;        /* that value is in effect (a live key) */
+    char start[32];     /* a live key's value when the watch began, as text */
+};
+
+/* Keys named by etcd are operator input: anything outside [A-Za-z0-9_.-] is shown as '?'. */
+static const char *safe_name(char out[64], const char *s)
+{
+    size_t i = 0;
+    for (; s[i] && i < 63; i++)
+        out[i] = isalnum((unsigned char)s[i]) || strchr("_.-", s[i]) ? s[i] : '?';
+    out[i] = '\0';
+    return out;
+}
+
+/* Derived state that follows the config: the logger's level. */
+static void apply(im_daemon_t *d)
+{
+    im_log_set_level((im_log_level_t)IM_CFG_GET(d->common->log_level));
+}
+
 /* @locality: the etcd watch thread */
+static void set_key(im_daemon_t *d, const im_etcd_kv_t *kv, const char *name)
+{
+    const im_cfg_field_t *f = im_config_find(d->table, name);
+    struct im_daemon_key_s *k = f ? &d->keys[f - d->table] : NULL;
+    if (k && k->rev == kv->mod_revision) return;   /* unchanged since the last callback */
+    if (k) k->rev = kv->mod_revision;
+    char err[160], shown[64];
+    if (im_config_set_live(d->table, d->cfg, name, kv->value, err, sizeof err) != IM_OK) {
+        im_warn("config.rejected", "key=%s reason=\"%s\" value_len=%zu", safe_name(shown, name),
+                err, strlen(kv->value));
+        return;
+    }
+    k->applied = 1;
+    char value[32];
+    im_config_format(f, d->cfg, value, sizeof value);
+    im_info("config.applied", "key=%s value=%s", f->name, value);
+}
+
+/* @locality: the etcd watch thread. A deleted key reverts to its start value. */
+static void unset_key(im_daemon_t *d, const im_cfg_field_t *f)
+{
+    struct im_daemon_key_s *k = &d->keys[f - d->table];
+    int was_applied = k->applied;
+    k->rev = 0;
+    k->applied = 0;
+    char err[160];
+    if (!was_applied) return;
+    if (im_config_set_live(d->table, d->cfg, f->name, k->start, err, sizeof err) == IM_OK)
+        im_info("config.reverted", "key=%s value=%s", f->name, k->start);
+}
+
+static int in_set(const im_etcd_kv_t *kvs, size_t n, size_t plen, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(kvs[i].key + plen, name) == 0) return 1;
+    return 0;
+}
+
+/* @locality: the etcd watch thread. kvs is the full set under /im/config/{service}/. */
 static void on_config(void *ud, const im_etcd_kv_t *kvs, size_t n)
 {
     im_daemon_t *d = ud;
     size_t plen = strlen(IM_ETCD_CONFIG_PREFIX) + strlen(d->service) + 1;
-    for (size_t i = 0; i < n; i++) {
-        const char *name = kvs[i].key + plen, *value = kvs[i].value;
-        char err[256];
-        im_log_level_t level;
-        if (strcmp(name, "log_level") == 0 && im_log_level_parse(value, &level) == 0) {
-            im_log_set_level(level);
-        } else if (im_config_set_live(d->table, d->cfg, name, value, err, sizeof err) != IM_OK) {
-            im_warn("config.rejected", "key=%s err=\"%s\"", name, err);
-            continue;
-        }
-        im_info("config.applied", "key=%s value=%s", name, value);
-    }
+    for (size_t i = 0; i < n; i++) set_key(d, &kvs[i], kvs[i].key + plen);
+    for (const im_cfg_field_t *f = d->table; f->name; f++)
+        if (d->keys[f - d->table].rev != 0 && !in_set(kvs, n, plen, f->name)) unset_key(d, f);
+    apply(d);
 }
 
 void im_daemon_watch_config(im_daemon_t *d, const im_cfg_field_t *table, void *cfg)
 {
     char prefix[128];
     snprintf(prefix, sizeof prefix, "%s%s/", IM_ETCD_CONFIG_PREFIX, d->service);
+    size_t n = 0;
+    while (table[n].name) n++;
     d->table = table;
     d->cfg = cfg;
+    d->keys = im_calloc(n, sizeof *d->keys);
+    for (size_t t = 0; t < n; t++)
+        if (table[t].flags & IM_CFG_LIVE)
+            im_config_format(&table[t], cfg, d->keys[t].start, sizeof d->keys[t].start);
     d->config_watch = im_etcd_watch_prefix(d->etcd, prefix, on_config, d);
 }
 
@@ -160,6 +226,8 @@ void im_daemon_fini(im_daemon_t *d)
 {
     im_etcd_watch_free(d->config_watch);
     d->config_watch = NULL;
+    im_free(d->keys);
+    d->keys = NULL;
     if (d->etcd) {
         im_etcd_deregister(d->etcd);
         im_etcd_free(d->etcd);

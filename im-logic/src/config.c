@@ -3,8 +3,9 @@
 
 #include "logic.h"
 
-#define F(name, type, field, def, min, max, help) \
-    {name, type, offsetof(logic_config_t, field), def, min, max, help}
+/* F(name, type, field, default, min, max, help[, IM_CFG_LIVE]) */
+#define F(name, type, field, def, min, max, ...) \
+    {name, type, offsetof(logic_config_t, field), def, min, max, __VA_ARGS__}
 
 const im_cfg_field_t logic_config_table[] = {
     IM_COMMON_CFG_FIELDS(logic_config_t, 9201),
@@ -13,7 +14,7 @@ const im_cfg_field_t logic_config_table[] = {
       "gRPC port of im.logic.v1.Logic; 0 = any free port"),
     F("rpc_threads", IM_CFG_INT, rpc_threads, "4", 1, 64, "gRPC worker threads"),
     F("repo_timeout_ms", IM_CFG_INT, repo_timeout_ms, "3000", 10, 60000,
-      "Deadline of each call to im-repo"),
+      "Deadline of each call to im-repo", IM_CFG_LIVE),
     F("kafka_brokers", IM_CFG_STR, kafka_brokers, "127.0.0.1:9092", 1, 0,
       "Kafka bootstrap brokers, host:port[,...]"),
     F("upstream_partitions", IM_CFG_INT, upstream_partitions, "8", 1, 1024,
@@ -25,12 +26,13 @@ const im_cfg_field_t logic_config_table[] = {
     F("redis_pool", IM_CFG_INT, redis_pool, "8", 1, 256, "Redis connections in the pool"),
     F("jwt_secret", IM_CFG_STR, jwt_secret, NULL, 1, 0,
       "HS256 secret of the login tokens; the gateways must have the same (required)"),
-    F("jwt_ttl_s", IM_CFG_INT, jwt_ttl_s, "86400", 60, 31536000, "Login token lifetime, seconds"),
+    F("jwt_ttl_s", IM_CFG_INT, jwt_ttl_s, "86400", 60, 31536000, "Login token lifetime, seconds",
+      IM_CFG_LIVE),
     F("hash_concurrency", IM_CFG_INT, hash_concurrency, "2", 1, 64,
       "argon2id password hashes running at once (each takes 64 MiB)"),
     F("max_content", IM_CFG_INT, max_content, "5000", 1, 65536,
-      "Longest message content, in characters"),
+      "Longest message content, in characters", IM_CFG_LIVE),
     F("dedup_ttl_s", IM_CFG_INT, dedup_ttl_s, "86400", 60, 2592000,
-      "How long a send's outcome is cached in msg_dedup:{uid}:{cmid}"),
+      "How long a send's outcome is cached in msg_dedup:{uid}:{cmid}", IM_CFG_LIVE),
     IM_CFG_END,
 };

@@ -15,10 +15,11 @@
 #include "im/metrics.h"
 #include "im/rpc.h"
 
-/* Keys every daemon has; embed as the first member `common` of the daemon's config. */
+/* Keys every daemon has; embed as the first member `common` of the daemon's config.
+ * All start-only but log_level. */
 typedef struct {
     char *instance_id;     /* unique per process; "" = {service}-{hostname}-{pid} */
-    char *log_level;       /* debug | info | warn | error */
+    int log_level;         /* im_log_level_t (live: the logger follows it) */
     char *etcd_endpoints;  /* http://host:port[,...] */
     char *advertise_host;  /* the address peers use to reach this process */
     char *admin_host;      /* /healthz and /metrics */
@@ -26,11 +27,14 @@ typedef struct {
     int lease_ttl_s;       /* etcd registration lease */
 } im_common_cfg_t;
 
+/* The words of log_level, in im_log_level_t order. */
+extern const char *const im_daemon_log_levels[];
+
 #define IM_COMMON_CFG_FIELDS(type, default_admin_port)                                          \
     {"instance_id", IM_CFG_STR, offsetof(type, common.instance_id), "", 0, 0,                    \
      "Unique name of this process in etcd; empty = {service}-{hostname}-{pid}"},                 \
-    {"log_level", IM_CFG_STR, offsetof(type, common.log_level), "info", 1, 0,                    \
-     "debug | info | warn | error"},                                                             \
+    {"log_level", IM_CFG_ENUM, offsetof(type, common.log_level), "info", 0, 0,                   \
+     "debug | info | warn | error", IM_CFG_LIVE, im_daemon_log_levels},                         \
     {"etcd_endpoints", IM_CFG_STR, offsetof(type, common.etcd_endpoints),                        \
      "http://127.0.0.1:2379", 1, 0, "etcd v3 JSON gateway URLs, comma separated"},              \
     {"advertise_host", IM_CFG_STR, offsetof(type, common.advertise_host), "127.0.0.1", 1, 0,    \
@@ -50,6 +54,8 @@ typedef struct {
     im_etcd_watch_t *config_watch;   /* /im/config/{service}/ */
     const im_cfg_field_t *table;
     void *cfg;
+    const im_common_cfg_t *common;
+    struct im_daemon_key_s *keys;   /* per table key: what etcd set; the start value */
 } im_daemon_t;
 
 /* Parses `-c FILE` (and -h) from argv, loads the config table, sets up logging and
@@ -62,8 +68,11 @@ int im_daemon_init(im_daemon_t *d, const char *service, const im_common_cfg_t *c
                    im_admin_health_fn health, void *ud);
 /* Registers /im/services/{service}/{instance} with `addr` (host:port, "" if none). */
 int im_daemon_register(im_daemon_t *d, const im_common_cfg_t *c, const char *addr);
-/* Applies /im/config/{service}/{key} = value to the running config as it changes (INT and
- * BOOL keys, and log_level); other keys are logged as needing a restart. */
+/* Follows /im/config/{service}/{key} in etcd (see config.h): a live key takes a new value
+ * at once (`config.applied`), a start-only key, an unknown key or a bad value is refused
+ * (`config.rejected` at warn, with the reason) and the running value stays; deleting the
+ * etcd key reverts a live key to its value at this call (`config.reverted`). Values that
+ * were in etcd before the daemon started are handled the same way. */
 void im_daemon_watch_config(im_daemon_t *d, const im_cfg_field_t *table, void *cfg);
 /* Serves svc's methods on host:port (0 = any) with `threads` workers; logs the address. */
 int im_daemon_serve(const char *host, int port, int threads, const ProtobufCServiceDescriptor *svc,
