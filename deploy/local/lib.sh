@@ -119,7 +119,10 @@ PROPS
     "${tool[@]}" format -t "$("${tool[@]}" random-uuid)" \
       -c "$dir/server.properties" >"$RUN/logs/kafka-format.log" 2>&1
   fi
-  spawn kafka java -Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
+  # the JIT's full tiers (C2): the broker is the largest CPU user per message and runs
+  # for long (docs/BENCHMARKS.md); CIM_KAFKA_JVM adds flags (-XX:TieredStopAtLevel=1: C1 only)
+  # shellcheck disable=SC2086
+  spawn kafka java -Xms256m -Xmx512m -XX:+UseSerialGC ${CIM_KAFKA_JVM:-} -Djava.awt.headless=true \
     -Dlog4j.configuration="file:$LIB_ROOT/deploy/kafka/log4j.properties" -Dkafka.logs.dir="$dir" \
     -cp "$KAFKA_LIB/*" kafka.Kafka "$dir/server.properties"
   wait_until kafka 90 kcat -b "127.0.0.1:$port" -L -m 2

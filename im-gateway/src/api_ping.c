@@ -15,7 +15,7 @@ void gw_api_ping(gw_t *g, gw_job_t *job)
     ProtobufCMessage *resp = NULL;
     im_rpc_status_t st;
     int rc = im_rpc_client_call(g->logic.client, "Ping", &req.base, &resp,
-                                g->cfg.logic_timeout_ms, job->trace, &st);
+                                IM_CFG_GET(g->cfg.logic_timeout_ms), job->trace, &st);
     if (rc != IM_OK) {
         im_warn("api.ping_failed", "err=\"%s\" detail=\"%s\"", im_strerror(rc), st.message);
         gw_job_error(job, 503, "unavailable", st.message[0] ? st.message : im_strerror(rc));

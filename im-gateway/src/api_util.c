@@ -15,7 +15,7 @@ int gw_logic_call(gw_t *g, gw_job_t *job, const char *method, const ProtobufCMes
                   ProtobufCMessage **resp)
 {
     im_rpc_status_t st;
-    int rc = im_rpc_client_call(g->logic.client, method, req, resp, g->cfg.logic_timeout_ms,
+    int rc = im_rpc_client_call(g->logic.client, method, req, resp, IM_CFG_GET(g->cfg.logic_timeout_ms),
                                 job->trace, &st);
     if (rc != IM_OK) {
         IM_LOG_RATELIMITED(2, IM_LOG_WARN, "logic.call_failed", "method=%s err=\"%s\" status=%d",

@@ -81,7 +81,7 @@ void gw_frame_unref(gw_frame_t *f)
 void gw_conn_send(gw_t *g, gw_conn_t *c, gw_frame_t *f)
 {
     if (c->closing) return;
-    if (c->out_len >= g->cfg.max_outbox) {
+    if (c->out_len >= IM_CFG_GET(g->cfg.max_outbox)) {
         im_metric_add(g->m_dropped, 1);
         IM_LOG_RATELIMITED(5, IM_LOG_WARN, "ws.outbox_full", "user=%llu conn=%llx",
                            (unsigned long long)c->user->id, (unsigned long long)c->id);
@@ -128,23 +128,25 @@ int gw_conn_write(gw_t *g, gw_conn_t *c)
 
 void gw_conns_deliver(gw_t *g, gw_push_t *p)
 {
-    Im__Mq__V1__Downstream *d = p->rec;
-    gw_frame_t *f = gw_frame_new(d->frame.data, d->frame.len);
-    f->refs++;
-    size_t delivered = 0;
-    for (size_t i = 0; i < d->n_targets; i++) {
-        const Im__Mq__V1__Target *t = d->targets[i];
-        gw_user_t *u = im_u64map_get(&g->users, t->user_id);
-        if (u == NULL) continue;   /* gone since logic looked: sync covers it */
-        for (gw_conn_t *c = u->conns; c; c = c->next_of_user) {
-            if ((t->conn_id && c->id != t->conn_id) || (t->except_conn_id && c->id == t->except_conn_id)) continue;
-            gw_conn_send(g, c, f);
-            delivered++;
+    for (size_t k = 0; k < p->rec->n_deliveries; k++) {
+        const Im__Mq__V1__Delivery *d = p->rec->deliveries[k];
+        gw_frame_t *f = gw_frame_new(d->frame.data, d->frame.len);
+        f->refs++;
+        size_t delivered = 0;
+        for (size_t i = 0; i < d->n_targets; i++) {
+            const Im__Mq__V1__Target *t = d->targets[i];
+            gw_user_t *u = im_u64map_get(&g->users, t->user_id);
+            if (u == NULL) continue;   /* gone since logic looked: sync covers it */
+            for (gw_conn_t *c = u->conns; c; c = c->next_of_user) {
+                if ((t->conn_id && c->id != t->conn_id) || (t->except_conn_id && c->id == t->except_conn_id)) continue;
+                gw_conn_send(g, c, f);
+                delivered++;
+            }
         }
+        gw_frame_unref(f);
+        im_trace_set(d->trace);
+        im_debug("push.delivered", "targets=%zu conns=%zu", d->n_targets, delivered);
     }
-    gw_frame_unref(f);
-    im_trace_set(p->trace);
-    im_debug("push.delivered", "targets=%zu conns=%zu", d->n_targets, delivered);
     im_trace_set("");
 }
 

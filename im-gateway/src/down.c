@@ -27,7 +27,6 @@ static void *down_main(void *arg)
         } else {
             gw_push_t *p = im_calloc(1, sizeof *p);
             p->rec = rec;
-            im_traceparent_trace(m.traceparent, p->trace);
             if (im_queue_push(&g->inbox, &p->node) != IM_OK) gw_push_free(p);
         }
         im_kafka_consumer_done(g->down, &m);

@@ -21,6 +21,8 @@
  *   Send path (client -> server):
  *     client -ws-> [S] ws.c (frame, UTF-8, JSON) -> handle_send.c (rate limit, checks)
  *       -> up.c -produce-> im-upstream-topic (key = conversation id, header traceparent)
+ *   Ack/read path: [S] handle_cursor.c -> cursors.c (highest seq per user+conversation,
+ *       cursor_flush_ms) -> one `cursors` record per flush -> im-upstream-topic
  *   Push path (server -> client):
  *     im-downstream-topic-{gateway_id} -> [D] down.c -> inbox -> [S] conns.c fan-out
  *       -> each connection's outbox -> ws.c WRITEABLE -> client
@@ -40,6 +42,7 @@
 #include <uv.h>
 #include <stdint.h>
 
+#include "im/conv.h"
 #include "im/daemon.h"
 #include "im/kafka.h"
 #include "im/queue.h"
@@ -66,6 +69,7 @@ typedef struct {
     int send_burst;           /* bucket size */
     int cursor_rate;          /* ack/read per second per user */
     int cursor_burst;
+    int cursor_flush_ms;      /* acks/reads are coalesced this long */
     char *kafka_brokers;
     char *redis_host;
     int redis_port;
@@ -117,6 +121,14 @@ typedef struct gw_out_s {
 
 typedef struct gw_user_s gw_user_t;
 
+/* An ack or read waiting to be flushed upstream ([S] only). */
+typedef struct {
+    uint64_t user_id;
+    uint64_t seq;
+    int read;
+    char cid[IM_CONV_ID_MAX];
+} gw_cursor_t;
+
 /* One WebSocket connection ([S] only). */
 typedef struct gw_conn_s {
     struct lws *wsi;
@@ -151,7 +163,6 @@ typedef struct {
 typedef struct gw_push_s {
     im_queue_node_t node;
     Im__Mq__V1__Downstream *rec;  /* unpacked; [S] frees it */
-    char trace[33];
 } gw_push_t;
 
 /* A Redis session write handed from [S] to [R]. */
@@ -196,6 +207,12 @@ struct gw_s {
     pthread_t sess_thread;
 
     im_kafka_producer_t *up;  /* im-upstream-topic; thread-safe, used on [S] */
+
+    /* [S]: acks and reads waiting for the next cursor flush (cursors.c) */
+    gw_cursor_t *cursors;
+    size_t ncursors, capcursors;
+    lws_sorted_usec_list_t cursor_timer;
+    int cursor_armed;
 
     im_metric_t *m_conns;     /* gauge: open WebSocket connections */
     im_metric_t *m_sends;     /* sends produced upstream */
@@ -275,6 +292,10 @@ void gw_handle_sync(gw_t *g, gw_conn_t *c, void *msg);
 void gw_handle_ping(gw_t *g, gw_conn_t *c, void *msg);
 void gw_handle_typing(gw_t *g, gw_conn_t *c, void *msg);
 void gw_sync_run(gw_t *g, gw_job_t *job);                   /* [W] half of sync */
+
+/* ---- cursors.c: acks and reads coalesced upstream ([S]) ---- */
+void gw_cursor_add(gw_t *g, uint64_t user_id, const char *cid, uint64_t seq, int read);
+void gw_cursors_flush(gw_t *g);                    /* also at stop, before [S] ends */
 
 /* ---- up.c: im-upstream-topic ---- */
 int gw_up_start(gw_t *g);

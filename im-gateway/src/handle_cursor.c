@@ -1,6 +1,6 @@
 /* handle_cursor.c — `ack {conversation_id, seq}` (delivered) and `read {…}`: rate-limited
- * per user, produced upstream like sends; logic advances the position (batched) and sends
- * the read receipt. */
+ * per user, then coalesced (cursors.c) into one upstream record per flush; logic advances
+ * the positions in one call and sends the read receipts. */
 #include "gateway.h"
 #include "im/clock.h"
 #include "im/conv.h"
@@ -25,12 +25,5 @@ void gw_handle_cursor(gw_t *g, gw_conn_t *c, void *msg)
         gw_ws_error(g, c, "rate_limited", "too many acks/reads, slow down", NULL);
         return;
     }
-    char trace[33];
-    im_trace_new(trace);
-    Im__Mq__V1__Upstream up;
-    gw_up_init(g, c, op, &up);
-    up.conversation_id = (char *)cid;
-    up.seq = (uint64_t)json_integer_value(seq);
-    if (gw_up_send(g, &up, cid, trace) != IM_OK)
-        gw_ws_error(g, c, "unavailable", "could not queue, retry", NULL);
+    gw_cursor_add(g, c->user->id, cid, (uint64_t)json_integer_value(seq), strcmp(op, "read") == 0);
 }

@@ -45,12 +45,14 @@ static void stop(gw_t *g)
 {
     im_etcd_deregister(g->daemon.etcd);
     gw_server_stop(g);       /* [S] stops: no new jobs, sends or session posts */
+    gw_cursors_flush(g);     /* the acks and reads [S] still held */
     gw_jobs_stop(g);         /* workers finish the call in hand and exit */
     gw_down_stop(g);         /* [D] stops */
     gw_server_destroy(g);    /* closes every connection */
     gw_jobs_free_done(g);
     gw_session_stop(g);      /* drains the HDELs */
     gw_up_stop(g);           /* flushes what clients sent */
+    im_free(g->cursors);
     im_info("gateway.stopped", "sends_produced=%lld", (long long)im_metric_get(g->m_sends));
     im_discovery_fini(&g->logic);
     im_daemon_fini(&g->daemon);

@@ -75,7 +75,7 @@ static int established(struct lws *wsi, gw_pss_t *pss)
     char *hello = im_wire_dump(json_pack("{s:s, s:I, s:s, s:s, s:i}", "op", "hello", "user_id",
                                          (json_int_t)c->user->id, "conn_id", conn_id,
                                          "gateway_id", g->gateway_id, "heartbeat_s",
-                                         g->cfg.heartbeat_s));
+                                         IM_CFG_GET(g->cfg.heartbeat_s)));
     gw_conn_send_text(g, c, hello);
     im_free(hello);
     im_info("ws.open", "user=%llu conn=%s", (unsigned long long)c->user->id, conn_id);

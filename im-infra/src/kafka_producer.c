@@ -50,7 +50,9 @@ im_kafka_producer_t *im_kafka_producer_new(const char *brokers, const char *clie
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     int rc = set(conf, "bootstrap.servers", brokers) | set(conf, "client.id", client_id) |
              set(conf, "acks", "all") | set(conf, "enable.idempotence", "true") |
-             set(conf, "linger.ms", "1") | set(conf, "compression.type", "lz4") |
+             /* linger 0: an idle producer sends at once; under load records still batch
+              * while earlier requests are in flight (idempotence allows 5) */
+             set(conf, "linger.ms", "0") | set(conf, "compression.type", "lz4") |
              set(conf, "socket.nagle.disable", "true") |
              set(conf, "message.timeout.ms", "30000");
     if (rc != IM_OK) {

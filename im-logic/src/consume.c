@@ -1,8 +1,8 @@
 /* consume.c — the `consume` thread: im-upstream-topic in batches, offsets stored after.
  *
  * A batch is up to batch_max records that are already waiting (the first poll blocks,
- * the rest don't). Sends go through send.c together; ack/read/typing records through
- * cursor.c. If the send pipeline fails (im-repo or Redis down) the same batch is retried
+ * the rest don't). Sends go through send.c together; all `cursors` records (coalesced
+ * acks and reads) in one UpdateCursors call (cursor.c); typing is relayed. If the send pipeline fails (im-repo or Redis down) the same batch is retried
  * with backoff, never skipped; offsets are stored only once it went through. */
 #include "im/log.h"
 #include "im/names.h"
@@ -15,7 +15,8 @@
 static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
 {
     logic_send_t *sends = im_calloc(n, sizeof *sends);
-    size_t ns = 0;
+    Im__Mq__V1__Upstream **cursors = im_calloc(n, sizeof *cursors);
+    size_t ns = 0, nc = 0;
     for (size_t i = 0; i < n; i++) {
         char trace[33];
         im_traceparent_trace(recs[i].traceparent, trace);
@@ -34,8 +35,13 @@ static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
             ns++;
             continue;
         }
+        if (strcmp(up->op, "cursors") == 0) {
+            cursors[nc++] = up;
+            continue;
+        }
         im_trace_set(trace);
-        logic_cursor_handle(l, up, trace);
+        if (strcmp(up->op, "typing") == 0) logic_typing_handle(l, up, trace);
+        else im_warn("upstream.unknown_op", "op=%s", up->op);
         im_trace_set("");
         im__mq__v1__upstream__free_unpacked(up, NULL);
     }
@@ -49,7 +55,10 @@ static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
         usleep((useconds_t)backoff_ms * 1000);
         if (backoff_ms < 2000) backoff_ms *= 2;
     }
+    if (done) logic_cursors_handle(l, cursors, nc);   /* after the sends: they may carry the acked seqs */
+    for (size_t i = 0; i < nc; i++) im__mq__v1__upstream__free_unpacked(cursors[i], NULL);
     for (size_t i = 0; i < ns; i++) im__mq__v1__upstream__free_unpacked(sends[i].up, NULL);
+    im_free(cursors);
     im_free(sends);
     return done;
 }
@@ -81,6 +90,7 @@ int logic_consume_start(logic_t *l)
     l->m_rejected = im_metric_new(IM_METRIC_COUNTER, "cim_logic_refused_total", "Sends refused");
     l->m_pushed = im_metric_new(IM_METRIC_COUNTER, "cim_logic_downstream_total", "Downstream records produced");
     l->m_offline = im_metric_new(IM_METRIC_COUNTER, "cim_logic_offline_tasks_total", "Offline-push tasks produced");
+    im_u64map_init(&l->known_users);
     im_kafka_topic_ensure(l->cfg.kafka_brokers, IM_TOPIC_UPSTREAM, l->cfg.upstream_partitions, 10000);
     im_kafka_topic_ensure(l->cfg.kafka_brokers, IM_TOPIC_TASK, 4, 10000);
     const char *topics[] = {IM_TOPIC_UPSTREAM};
@@ -96,4 +106,5 @@ void logic_consume_stop(logic_t *l)
     pthread_join(l->consume_thread, NULL);
     im_kafka_consumer_free(l->consumer);   /* commits stored offsets, leaves the group */
     l->consumer = NULL;
+    im_u64map_fini(&l->known_users);
 }

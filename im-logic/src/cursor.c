@@ -1,52 +1,87 @@
-/* cursor.c — `ack` (delivered) and `read` records: advance the user's position through
- * im-repo; a read also sends a `receipt` to the other participant; `typing` is relayed. */
+/* cursor.c — `cursors` records (a gateway's coalesced acks and reads) and `typing`.
+ *
+ * All the cursors of a consume batch go to im-repo in one UpdateCursors call (positions
+ * only move forward there); each read that moved a position in a single chat sends a
+ * `receipt` to the other participant. Positions are advisory: if the call fails the
+ * next ack/read carries the position again. */
 #include "im/log.h"
 #include "im/wire.h"
 #include "logic.h"
 
 #include <jansson.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-/* `receipt` (seq > 0) or `typing` to the peer's connections. */
-static void tell_peer(logic_t *l, const Im__Mq__V1__Upstream *up, const char *op, uint64_t seq,
-                      const char *trace)
+/* `receipt` or `typing` frame for the peer of (user, cid). */
+static char *peer_frame(const char *op, const char *cid, uint64_t user, uint64_t seq)
+{
+    json_t *o = json_pack("{s:s, s:s, s:I}", "op", op, "conversation_id", cid, "user_id", (json_int_t)user);
+    if (seq) json_object_set_new(o, "seq", json_integer((json_int_t)seq));
+    return im_wire_dump(o);
+}
+
+void logic_cursors_handle(logic_t *l, Im__Mq__V1__Upstream **ups, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += ups[i]->n_cursors;
+    if (total == 0) return;
+    Im__Repo__V1__UpdateCursorRequest *items = im_calloc(total, sizeof *items);
+    Im__Repo__V1__UpdateCursorRequest **ptrs = im_calloc(total, sizeof *ptrs);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < ups[i]->n_cursors; j++, k++) {
+            const Im__Mq__V1__Cursor *c = ups[i]->cursors[j];
+            im__repo__v1__update_cursor_request__init(&items[k]);
+            items[k].user_id = c->user_id;
+            items[k].conversation_id = c->conversation_id;
+            items[k].seq = c->seq;
+            items[k].read = c->read;
+            ptrs[k] = &items[k];
+        }
+    Im__Repo__V1__UpdateCursorsRequest req = IM__REPO__V1__UPDATE_CURSORS_REQUEST__INIT;
+    req.n_items = total;
+    req.items = ptrs;
+    ProtobufCMessage *resp = NULL;
+    int rc = logic_repo_call(l, "UpdateCursors", &req.base, &resp);
+    Im__Repo__V1__UpdateCursorsReply *r = (void *)resp;
+    if (rc == IM_OK && r->n_results != total) rc = IM_EPROTO;
+    if (rc != IM_OK) {
+        IM_LOG_RATELIMITED(5, IM_LOG_WARN, "cursor.update_failed", "count=%zu err=\"%s\"", total, im_strerror(rc));
+    } else {
+        /* receipts: the peers of reads in single chats, their sessions in one round trip */
+        uint64_t *peers = im_calloc(total, sizeof *peers);
+        for (size_t i = 0; i < total; i++)
+            if (items[i].read && !r->results[i]->forbidden)
+                peers[i] = im_conv_peer(items[i].conversation_id, items[i].user_id);
+        logic_sessions_t s;
+        logic_sessions_load(l, &s, peers, total);
+        logic_out_t out;
+        logic_out_init(&out);
+        for (size_t i = 0; i < total; i++) {
+            if (peers[i] == 0) continue;
+            const char *f = logic_out_keep(&out, peer_frame("receipt", items[i].conversation_id, items[i].user_id,
+                                                            r->results[i]->last_read_seq));
+            logic_push_user(l, &out, &s, peers[i], 0, f, "");
+        }
+        logic_out_flush(l, &out);
+        logic_sessions_free(&s);
+        im_free(peers);
+    }
+    if (resp) protobuf_c_message_free_unpacked(resp, NULL);
+    im_free(items);
+    im_free(ptrs);
+}
+
+void logic_typing_handle(logic_t *l, const Im__Mq__V1__Upstream *up, const char *trace)
 {
     uint64_t peer = im_conv_peer(up->conversation_id, up->user_id);
     if (peer == 0) return;
-    json_t *o = json_pack("{s:s, s:s, s:I}", "op", op, "conversation_id", up->conversation_id,
-                          "user_id", (json_int_t)up->user_id);
-    if (seq) json_object_set_new(o, "seq", json_integer((json_int_t)seq));
-    char *frame = im_wire_dump(o);
-    logic_push_user(l, peer, 0, frame, trace);
-    im_free(frame);
-}
-
-void logic_cursor_handle(logic_t *l, const Im__Mq__V1__Upstream *up, const char *trace)
-{
-    if (strcmp(up->op, "typing") == 0) {
-        tell_peer(l, up, "typing", 0, trace);
-        return;
-    }
-    int read = strcmp(up->op, "read") == 0;
-    if (!read && strcmp(up->op, "ack") != 0) {
-        im_warn("upstream.unknown_op", "op=%s", up->op);
-        return;
-    }
-    Im__Repo__V1__UpdateCursorRequest req = IM__REPO__V1__UPDATE_CURSOR_REQUEST__INIT;
-    req.user_id = up->user_id;
-    req.conversation_id = up->conversation_id;
-    req.seq = up->seq;
-    req.read = read;
-    ProtobufCMessage *resp = NULL;
-    int rc = logic_repo_call(l, "UpdateCursor", &req.base, &resp);
-    if (rc != IM_OK) {   /* a position is advisory: the next ack/read carries it again */
-        im_warn("cursor.update_failed", "user=%llu cid=%s err=\"%s\"", (unsigned long long)up->user_id,
-                up->conversation_id, im_strerror(rc));
-        return;
-    }
-    Im__Repo__V1__UpdateCursorReply *r = (void *)resp;
-    if (read && !r->forbidden) tell_peer(l, up, "receipt", r->last_read_seq, trace);
-    protobuf_c_message_free_unpacked(resp, NULL);
+    logic_sessions_t s;
+    logic_sessions_load(l, &s, &peer, 1);
+    logic_out_t out;
+    logic_out_init(&out);
+    const char *f = logic_out_keep(&out, peer_frame("typing", up->conversation_id, up->user_id, 0));
+    logic_push_user(l, &out, &s, peer, 0, f, trace);
+    logic_out_flush(l, &out);
+    logic_sessions_free(&s);
 }

@@ -1,6 +1,7 @@
 /* dedup.c — msg_dedup:{uid}:{cmid}: the cached outcome of a send, written only after its
- * row is committed. MySQL's UNIQUE(sender_id, client_msg_id) stays the truth; this cache
- * answers retries without a seq, a MySQL round trip or a second message. */
+ * row is committed (looked up by seq.c's script, with the seq). MySQL's
+ * UNIQUE(sender_id, client_msg_id) stays the truth; this cache answers retries without a
+ * seq, a MySQL round trip or a second message. */
 #include "im/log.h"
 #include "im/names.h"
 #include "logic.h"
@@ -8,37 +9,8 @@
 #include <stdio.h>
 
 /* Value: "{msg_id} {seq} {created_at}", built with snprintf and passed as one argument
- * (hiredis splits its format string on spaces). */
-void logic_dedup_lookup(logic_t *l, logic_send_t *items, size_t n)
-{
-    redisContext *c = im_redis_acquire(l->redis);
-    if (c == NULL) return;   /* no cache: MySQL still dedups */
-    size_t asked = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (items[i].error) continue;
-        redisAppendCommand(c, "GET " IM_KEY_MSG_DEDUP, (unsigned long long)items[i].up->user_id,
-                           items[i].up->cmid);
-        asked++;
-    }
-    int rc = IM_OK;
-    for (size_t i = 0, k = 0; k < asked && rc != IM_EIO; i++) {
-        if (items[i].error) continue;
-        k++;
-        redisReply *r;
-        if ((rc = im_redis_reply(c, &r, "dedup.get")) != IM_OK) continue;
-        unsigned long long id, seq;
-        long long at;
-        if (r->type == REDIS_REPLY_STRING && sscanf(r->str, "%llu %llu %lld", &id, &seq, &at) == 3) {
-            items[i].duplicate = 1;
-            items[i].msg.msg_id = id;
-            items[i].msg.seq = seq;
-            items[i].msg.created_at = at;
-        }
-        freeReplyObject(r);
-    }
-    im_redis_release(l->redis, c, rc == IM_EIO);
-}
-
+ * (hiredis splits its format string on spaces); seq.c reads it. Duplicates found by
+ * MySQL are cached too, so their next retry stops at Redis. */
 void logic_dedup_store(logic_t *l, logic_send_t *items, size_t n)
 {
     redisContext *c = im_redis_acquire(l->redis);
@@ -46,7 +18,7 @@ void logic_dedup_store(logic_t *l, logic_send_t *items, size_t n)
     size_t asked = 0;
     int ttl = IM_CFG_GET(l->cfg.dedup_ttl_s);
     for (size_t i = 0; i < n; i++) {
-        if (items[i].error) continue;
+        if (items[i].error || items[i].same_as) continue;
         char value[80];
         snprintf(value, sizeof value, "%llu %llu %lld", (unsigned long long)items[i].msg.msg_id,
                  (unsigned long long)items[i].msg.seq, (long long)items[i].msg.created_at);

@@ -31,7 +31,7 @@ LOGIC_HANDLER(logic_handle_login)
         out->message = "wrong username or password";
     } else {
         char *token;
-        if (im_jwt_issue(l->cfg.jwt_secret, r->user->user_id, l->cfg.jwt_ttl_s, &token,
+        if (im_jwt_issue(l->cfg.jwt_secret, r->user->user_id, IM_CFG_GET(l->cfg.jwt_ttl_s), &token,
                          &out->expires_at) != IM_OK) {
             protobuf_c_message_free_unpacked(rr, NULL);
             return GRPC_STATUS_INTERNAL;

@@ -20,7 +20,7 @@ LOGIC_HANDLER(logic_handle_ping)
     ProtobufCMessage *reply = NULL;
     im_rpc_status_t st;
     int rc = im_rpc_client_call(l->repo.client, "Ping", &down.base, &reply,
-                                l->cfg.repo_timeout_ms, im_rpc_trace(call), &st);
+                                IM_CFG_GET(l->cfg.repo_timeout_ms), im_rpc_trace(call), &st);
     if (rc != IM_OK) {
         im_warn("ping.repo_failed", "err=\"%s\" status=%d", im_strerror(rc), (int)st.code);
         im_rpc_set_message(call, "im-repo: %s", im_strerror(rc));

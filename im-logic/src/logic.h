@@ -17,10 +17,12 @@
  *        -> im-repo SaveMessages (one transaction per batch)   persist before push
  *        -> dedup.c   cache the outcome
  *        -> push.c    `sent` to the sender's connection, `msg` to every connection of
- *                     the recipient and the sender's other ones, grouped per gateway,
+ *                     the recipient and the sender's other ones
+ *        -> out.c     one Downstream record per gateway per batch
  *                     -produce-> im-downstream-topic-{gateway_id}
  *                     recipient offline -produce-> im-task-topic (offline push)
- *   Cursor path: `ack`/`read` records -> cursor.c -> im-repo UpdateCursor -> receipt
+ *   Cursor path: `cursors` records (a gateway's coalesced acks and reads) of a batch
+ *        -> cursor.c -> im-repo UpdateCursors (one call) -> `receipt` to read peers
  *   Gateway calls: gateway -grpc-> [rpc-N] rpc.c -> handle_<method>.c -grpc-> im-repo
  */
 #ifndef IM_LOGIC_H
@@ -35,6 +37,7 @@
 #include "im/redis.h"
 #include "im/rpc.h"
 #include "im/snowflake.h"
+#include "im/u64map.h"
 #include "logic.pb-c.h"
 #include "mq.pb-c.h"
 #include "repo.pb-c.h"
@@ -79,6 +82,8 @@ typedef struct {
     size_t gw_nlive;
     int gw_known;                   /* a first snapshot arrived */
     im_etcd_watch_t *gw_watch;
+    im_u64map_t known_users;        /* [consume]: ids im-repo confirmed (users are never
+                                       deleted), so a recipient is checked once */
 } logic_t;
 
 /* One client `send` going through the pipeline ([consume] only). */
@@ -90,6 +95,8 @@ typedef struct {
     const char *error;              /* client error code if refused, else NULL */
     const char *error_msg;
     int duplicate;                  /* answered from dedup (cache or MySQL) */
+    size_t same_as;                 /* 1 + index of an earlier item of the batch with the
+                                       same sender and cmid (answered as it is), else 0 */
     char cid[IM_CONV_ID_MAX];       /* conversation id */
     uint64_t members[2];
     Im__Common__V1__Message msg;    /* the message as stored; strings point into up and cid */
@@ -113,15 +120,14 @@ void logic_consume_stop(logic_t *l);
  * an error means nothing may be committed: the caller retries the batch. */
 int logic_send_batch(logic_t *l, logic_send_t *items, size_t n);
 
-/* ---- dedup.c ---- */
-void logic_dedup_lookup(logic_t *l, logic_send_t *items, size_t n);
+/* ---- dedup.c (the lookup is in seq.c's script) ---- */
 void logic_dedup_store(logic_t *l, logic_send_t *items, size_t n);
 
 /* ---- send.c helpers ---- */
 /* Still to be given a seq: not refused, not a duplicate, no seq yet. */
 static inline int logic_send_needs_seq(const logic_send_t *it)
 {
-    return !it->error && !it->duplicate && it->msg.seq == 0;
+    return !it->error && !it->duplicate && !it->same_as && it->msg.seq == 0;
 }
 
 /* ---- seq.c ---- */
@@ -134,6 +140,21 @@ void logic_gateways_start(logic_t *l);
 void logic_gateways_stop(logic_t *l);
 int logic_gateway_alive(logic_t *l, const char *gateway_id);
 
+/* ---- out.c: a batch's downstream records, one per gateway ---- */
+typedef struct logic_out_gw_s logic_out_gw_t;
+typedef struct {
+    logic_out_gw_t *gws;
+    size_t ngws, capgws;
+    char **frames;                  /* owned, freed by flush */
+    size_t nframes, capframes;
+} logic_out_t;
+void logic_out_init(logic_out_t *o);
+const char *logic_out_keep(logic_out_t *o, char *frame);   /* takes ownership of frame */
+/* A delivery of frame (kept by o, or outliving the flush) to a user or one connection. */
+void logic_out_add(logic_out_t *o, const char *gateway_id, uint64_t user_id, uint64_t conn_id,
+                   uint64_t except_conn, const char *frame, const char *trace);
+void logic_out_flush(logic_t *l, logic_out_t *o);           /* produces, then empties o */
+
 /* ---- push.c ---- */
 /* The user_session:{uid} hashes of a batch's users, read in one pipelined round trip. */
 typedef struct {
@@ -143,12 +164,13 @@ typedef struct {
 } logic_sessions_t;
 void logic_sessions_load(logic_t *l, logic_sessions_t *s, const uint64_t *uids, size_t n);
 void logic_sessions_free(logic_sessions_t *s);
-void logic_push_sent(logic_t *l, const logic_send_t *it);
-void logic_push_error(logic_t *l, const logic_send_t *it);
-void logic_push_message(logic_t *l, const logic_sessions_t *s, const logic_send_t *it);
-/* A frame to every connection of `user_id` (except one connection, may be NULL). */
-void logic_push_user(logic_t *l, uint64_t user_id, uint64_t except_conn, const char *frame,
-                     const char *trace);
+void logic_push_sent(logic_out_t *o, const logic_send_t *it);
+void logic_push_error(logic_out_t *o, const logic_send_t *it);
+void logic_push_message(logic_t *l, logic_out_t *o, const logic_sessions_t *s, const logic_send_t *it);
+/* A frame to every connection of user_id (but except_conn, 0 for none) found in s;
+ * returns on how many gateways. */
+size_t logic_push_user(logic_t *l, logic_out_t *o, const logic_sessions_t *s, uint64_t user_id,
+                       uint64_t except_conn, const char *frame, const char *trace);
 
 /* ---- frame.c: client frames (JSON) ---- */
 char *logic_frame_message(const Im__Common__V1__Message *m);     /* {"op":"msg",...}; im_free */
@@ -159,8 +181,10 @@ char *logic_frame_error(const char *code, const char *message, const char *cmid)
 Im__Common__V1__User *logic_copy_user(im_rpc_call_t *call, const Im__Common__V1__User *u);
 Im__Common__V1__Message *logic_copy_message(im_rpc_call_t *call, const Im__Common__V1__Message *m);
 
-/* ---- cursor.c: ack / read / typing records ---- */
-void logic_cursor_handle(logic_t *l, const Im__Mq__V1__Upstream *up, const char *trace);
+/* ---- cursor.c: `cursors` records (acks and reads) and `typing` ---- */
+/* All the cursors of a batch's records: one UpdateCursors call, then the read receipts. */
+void logic_cursors_handle(logic_t *l, Im__Mq__V1__Upstream **ups, size_t n);
+void logic_typing_handle(logic_t *l, const Im__Mq__V1__Upstream *up, const char *trace);
 
 /* ---- handle_<method>.c: im.logic.v1.Logic ---- */
 #define LOGIC_HANDLER(name)                                                             \

@@ -1,9 +1,10 @@
 /* push.c — frames to connections, through each gateway's downstream topic.
  *
  * user_session:{uid} maps each of a user's connections to its gateway. A frame for a
- * user becomes one Downstream record per gateway that holds one of their connections;
- * the gateway fans it out to that user's connections there. A recipient with no
- * connection anywhere gets an offline-push task instead. */
+ * user becomes one delivery per gateway that holds one of their connections (out.c
+ * groups a batch's deliveries into one record per gateway); the gateway fans it out to
+ * that user's connections there. A recipient with no connection anywhere gets an
+ * offline-push task instead. */
 #include "im/log.h"
 #include "im/names.h"
 #include "logic.h"
@@ -13,26 +14,6 @@
 #include <string.h>
 
 #define MAX_GATEWAYS 64
-
-static void produce_downstream(logic_t *l, const char *gateway_id, Im__Mq__V1__Target *target,
-                               const char *key, const char *frame, const char *trace)
-{
-    Im__Mq__V1__Downstream d = IM__MQ__V1__DOWNSTREAM__INIT;
-    Im__Mq__V1__Target *targets[1] = {target};
-    d.n_targets = 1;
-    d.targets = targets;
-    d.frame.data = (uint8_t *)frame;
-    d.frame.len = strlen(frame);
-    size_t len = im__mq__v1__downstream__get_packed_size(&d);
-    uint8_t *buf = im_malloc(len);
-    im__mq__v1__downstream__pack(&d, buf);
-    char topic[160], tp[56];
-    snprintf(topic, sizeof topic, IM_TOPIC_DOWNSTREAM_FMT, gateway_id);
-    im_traceparent_format(tp, trace);
-    if (im_kafka_producer_send(l->producer, topic, key, strlen(key), buf, len, tp, NULL) == IM_OK)
-        im_metric_add(l->m_pushed, 1);
-    im_free(buf);
-}
 
 /* A user_session field: the gateway's conn id in hex; 0 if malformed. */
 static uint64_t conn_of(const redisReply *field)
@@ -44,7 +25,7 @@ static uint64_t conn_of(const redisReply *field)
 }
 
 /* The distinct live gateways in a user_session hash (skipping connection except_conn). */
-static size_t gateways_of(logic_t *l, const redisReply *r, uint64_t except_conn, char gws[][96],
+static size_t gateways_of(logic_t *l, const redisReply *r, uint64_t except_conn, const char *gws[],
                           size_t max)
 {
     size_t n = 0;
@@ -57,7 +38,7 @@ static size_t gateways_of(logic_t *l, const redisReply *r, uint64_t except_conn,
             continue;
         size_t k = 0;
         while (k < n && strcmp(gws[k], gw) != 0) k++;
-        if (k == n && n < max) snprintf(gws[n++], 96, "%s", gw);
+        if (k == n && n < max) gws[n++] = gw;
     }
     return n;
 }
@@ -97,49 +78,29 @@ static const redisReply *session_of(const logic_sessions_t *s, uint64_t uid)
     return NULL;
 }
 
-static void push_to(logic_t *l, const redisReply *sessions, uint64_t user_id, uint64_t except_conn,
-                    const char *key, const char *frame, const char *trace)
+size_t logic_push_user(logic_t *l, logic_out_t *o, const logic_sessions_t *s, uint64_t user_id,
+                       uint64_t except_conn, const char *frame, const char *trace)
 {
-    char gws[MAX_GATEWAYS][96];
-    size_t n = gateways_of(l, sessions, except_conn, gws, MAX_GATEWAYS);
-    Im__Mq__V1__Target t = IM__MQ__V1__TARGET__INIT;
-    t.user_id = user_id;
-    t.except_conn_id = except_conn;
-    for (size_t i = 0; i < n; i++) produce_downstream(l, gws[i], &t, key, frame, trace);
+    const char *gws[MAX_GATEWAYS];
+    size_t n = gateways_of(l, session_of(s, user_id), except_conn, gws, MAX_GATEWAYS);
+    for (size_t i = 0; i < n; i++) logic_out_add(o, gws[i], user_id, 0, except_conn, frame, trace);
+    return n;
 }
 
-void logic_push_user(logic_t *l, uint64_t user_id, uint64_t except_conn, const char *frame,
-                     const char *trace)
+static void to_conn(logic_out_t *o, const logic_send_t *it, char *frame)
 {
-    redisReply *r = im_redis_cmd(l->redis, "HGETALL " IM_KEY_USER_SESSION, (unsigned long long)user_id);
-    char key[24];
-    snprintf(key, sizeof key, "%llu", (unsigned long long)user_id);
-    push_to(l, r, user_id, except_conn, key, frame, trace);
-    if (r) freeReplyObject(r);
+    logic_out_add(o, it->up->gateway_id, it->up->user_id, it->up->conn_id, 0, logic_out_keep(o, frame),
+                  it->trace);
 }
 
-static void to_conn(logic_t *l, const logic_send_t *it, const char *frame)
+void logic_push_sent(logic_out_t *o, const logic_send_t *it)
 {
-    Im__Mq__V1__Target t = IM__MQ__V1__TARGET__INIT;
-    t.user_id = it->up->user_id;
-    t.conn_id = it->up->conn_id;
-    char key[24];
-    snprintf(key, sizeof key, "%llx", (unsigned long long)it->up->conn_id);
-    produce_downstream(l, it->up->gateway_id, &t, key, frame, it->trace);
+    to_conn(o, it, logic_frame_sent(&it->msg));
 }
 
-void logic_push_sent(logic_t *l, const logic_send_t *it)
+void logic_push_error(logic_out_t *o, const logic_send_t *it)
 {
-    char *frame = logic_frame_sent(&it->msg);
-    to_conn(l, it, frame);
-    im_free(frame);
-}
-
-void logic_push_error(logic_t *l, const logic_send_t *it)
-{
-    char *frame = logic_frame_error(it->error, it->error_msg, it->up->cmid);
-    to_conn(l, it, frame);
-    im_free(frame);
+    to_conn(o, it, logic_frame_error(it->error, it->error_msg, it->up->cmid));
 }
 
 static void offline_task(logic_t *l, const logic_send_t *it, uint64_t user_id)
@@ -157,25 +118,17 @@ static void offline_task(logic_t *l, const logic_send_t *it, uint64_t user_id)
     if (im_kafka_producer_send(l->producer, IM_TOPIC_TASK, key, strlen(key), buf, len, tp, NULL) == IM_OK)
         im_metric_add(l->m_offline, 1);
     im_free(buf);
-    im_info("push.offline", "user=%llu cid=%s seq=%llu", (unsigned long long)user_id, it->cid,
-            (unsigned long long)it->msg.seq);
+    im_debug("push.offline", "user=%llu cid=%s seq=%llu", (unsigned long long)user_id, it->cid,
+             (unsigned long long)it->msg.seq);
 }
 
-void logic_push_message(logic_t *l, const logic_sessions_t *s, const logic_send_t *it)
+void logic_push_message(logic_t *l, logic_out_t *o, const logic_sessions_t *s, const logic_send_t *it)
 {
-    char *frame = logic_frame_message(&it->msg);
+    const char *frame = logic_out_keep(o, logic_frame_message(&it->msg));
     uint64_t to = it->up->to_user;
-    char gws[MAX_GATEWAYS][96];
-    size_t n = gateways_of(l, session_of(s, to), 0, gws, MAX_GATEWAYS);
-    Im__Mq__V1__Target t = IM__MQ__V1__TARGET__INIT;
-    t.user_id = to;
-    for (size_t i = 0; i < n; i++) {
-        produce_downstream(l, gws[i], &t, it->cid, frame, it->trace);
-        im_info("push.downstream", "topic=" IM_TOPIC_DOWNSTREAM_FMT " user=%llu cid=%s seq=%llu", gws[i],
-                (unsigned long long)to, it->cid, (unsigned long long)it->msg.seq);
-    }
-    if (n == 0) offline_task(l, it, to);
+    if (logic_push_user(l, o, s, to, 0, frame, it->trace) == 0) offline_task(l, it, to);
+    im_debug("push.queued", "user=%llu cid=%s seq=%llu", (unsigned long long)to, it->cid,
+             (unsigned long long)it->msg.seq);
     /* the sender's other connections */
-    push_to(l, session_of(s, it->up->user_id), it->up->user_id, it->up->conn_id, it->cid, frame, it->trace);
-    im_free(frame);
+    logic_push_user(l, o, s, it->up->user_id, it->up->conn_id, frame, it->trace);
 }

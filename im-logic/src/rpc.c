@@ -26,7 +26,7 @@ int logic_repo_call(logic_t *l, const char *method, const ProtobufCMessage *req,
                     ProtobufCMessage **resp)
 {
     im_rpc_status_t st;
-    int rc = im_rpc_client_call(l->repo.client, method, req, resp, l->cfg.repo_timeout_ms,
+    int rc = im_rpc_client_call(l->repo.client, method, req, resp, IM_CFG_GET(l->cfg.repo_timeout_ms),
                                 im_trace_get(), &st);
     if (rc != IM_OK)
         IM_LOG_RATELIMITED(2, IM_LOG_WARN, "repo.call_failed", "method=%s err=\"%s\" status=%d detail=\"%s\"",

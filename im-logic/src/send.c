@@ -1,9 +1,9 @@
 /* send.c — the send pipeline over one batch of upstream `send` records ([consume]).
  *
- * validate -> recipients exist (one GetUsers) -> dedup lookup (one pipeline) -> seq +
+ * validate -> recipients exist (a cache, else one GetUsers) -> dedup lookup + seq +
  * snowflake id (one pipeline) -> SaveMessages (one call, one transaction) -> dedup store
- * (one pipeline) -> sessions (one pipeline) -> ack + push. Round trips per batch, not per
- * message. Nothing is acked or pushed before
+ * (one pipeline) -> sessions (one pipeline) -> ack + push (one record per gateway).
+ * Round trips per batch, not per message. Nothing is acked or pushed before
  * its row is committed. An error before the commit returns non-OK and the caller
  * retries the batch (already stored items then come back as duplicates). */
 #include "im/clock.h"
@@ -34,7 +34,7 @@ static void validate(logic_t *l, logic_send_t *it)
     else if (up->type != 1 && up->type != 2 && up->type != 3) refuse(it, "invalid_argument", "unknown message type");
     else if (clen == 0) refuse(it, "invalid_argument", "empty content");
     else if (!im_utf8_valid(up->content, clen)) refuse(it, "invalid_argument", "content is not UTF-8");
-    else if (im_utf8_chars(up->content, clen) > (size_t)l->cfg.max_content) refuse(it, "too_large", "content too long");
+    else if (im_utf8_chars(up->content, clen) > (size_t)IM_CFG_GET(l->cfg.max_content)) refuse(it, "too_large", "content too long");
     if (it->error) return;
     im_conv_single(it->cid, up->user_id, up->to_user);
     it->members[0] = up->user_id < up->to_user ? up->user_id : up->to_user;
@@ -46,30 +46,49 @@ static void validate(logic_t *l, logic_send_t *it)
     it->msg.cmid = up->cmid;
 }
 
-/* Refuses items whose recipient does not exist (one GetUsers for the batch). */
+#define KNOWN_USERS_MAX 1000000   /* the cache starts over past this */
+
+/* Refuses items whose recipient does not exist: ids not confirmed before are asked of
+ * im-repo in one GetUsers for the batch. */
 static int check_recipients(logic_t *l, logic_send_t *items, size_t n)
 {
     Im__Repo__V1__GetUsersRequest req = IM__REPO__V1__GET_USERS_REQUEST__INIT;
     uint64_t *ids = im_calloc(n, sizeof *ids);
     for (size_t i = 0; i < n; i++)
-        if (!items[i].error) ids[req.n_user_ids++] = items[i].up->to_user;
+        if (!items[i].error && !im_u64map_get(&l->known_users, items[i].up->to_user))
+            ids[req.n_user_ids++] = items[i].up->to_user;
     req.user_ids = ids;
     int rc = IM_OK;
     if (req.n_user_ids) {
         ProtobufCMessage *resp = NULL;
         rc = logic_repo_call(l, "GetUsers", &req.base, &resp);
         Im__Repo__V1__GetUsersReply *r = (void *)resp;
-        for (size_t i = 0; rc == IM_OK && i < n; i++) {
-            if (items[i].error) continue;
-            int known = 0;
-            for (size_t k = 0; k < r->n_users && !known; k++)
-                known = r->users[k]->user_id == items[i].up->to_user;
-            if (!known) refuse(&items[i], "not_found", "no such user");
+        if (rc == IM_OK && l->known_users.len + r->n_users > KNOWN_USERS_MAX) {
+            im_u64map_fini(&l->known_users);
+            im_u64map_init(&l->known_users);
         }
+        for (size_t k = 0; rc == IM_OK && k < r->n_users; k++)
+            im_u64map_put(&l->known_users, r->users[k]->user_id, (void *)1);
         if (resp) protobuf_c_message_free_unpacked(resp, NULL);
     }
+    for (size_t i = 0; rc == IM_OK && i < n; i++)
+        if (!items[i].error && !im_u64map_get(&l->known_users, items[i].up->to_user))
+            refuse(&items[i], "not_found", "no such user");
     im_free(ids);
     return rc;
+}
+
+/* The same sender and cmid twice in one batch (a quick client retry, a redelivery): the
+ * later one is answered as the first, and takes no seq. */
+static void mark_same(logic_send_t *items, size_t n)
+{
+    for (size_t j = 1; j < n; j++)
+        for (size_t i = 0; i < j && !items[j].error; i++)
+            if (!items[i].same_as && items[i].up->user_id == items[j].up->user_id &&
+                strcmp(items[i].up->cmid, items[j].up->cmid) == 0) {
+                items[j].same_as = i + 1;
+                break;
+            }
 }
 
 /* SaveMessages for the items that still need storing. *conflicts counts items whose
@@ -111,7 +130,7 @@ static int save(logic_t *l, logic_send_t *items, size_t n, size_t *conflicts)
             it->msg.created_at = res->message->created_at;
         } else {
             im_trace_set(it->trace);
-            im_info("msg.stored", "cid=%s seq=%llu msg_id=%llu sender=%llu topic=%s partition=%d offset=%lld",
+            im_debug("msg.stored", "cid=%s seq=%llu msg_id=%llu sender=%llu topic=%s partition=%d offset=%lld",
                     it->cid, (unsigned long long)it->msg.seq, (unsigned long long)it->msg.msg_id,
                     (unsigned long long)it->msg.sender_id, IM_TOPIC_UPSTREAM, it->partition,
                     (long long)it->offset);
@@ -130,7 +149,7 @@ int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
     for (size_t i = 0; i < n; i++) validate(l, &items[i]);
     int rc = check_recipients(l, items, n);
     if (rc != IM_OK) return rc;
-    logic_dedup_lookup(l, items, n);
+    mark_same(items, n);
 
     size_t conflicts = 0;
     int round = 0;
@@ -140,6 +159,16 @@ int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
     } while (conflicts && ++round < SEQ_CONFLICT_RETRIES);
     if (conflicts) return IM_EINTERNAL;
 
+    for (size_t i = 0; i < n; i++)
+        if (items[i].same_as) {
+            const logic_send_t *first = &items[items[i].same_as - 1];
+            items[i].error = first->error;
+            items[i].error_msg = first->error_msg;
+            items[i].duplicate = 1;
+            items[i].msg.msg_id = first->msg.msg_id;
+            items[i].msg.seq = first->msg.seq;
+            items[i].msg.created_at = first->msg.created_at;
+        }
     logic_dedup_store(l, items, n);
     uint64_t *uids = im_calloc(2 * n, sizeof *uids);
     size_t nu = 0;
@@ -151,6 +180,8 @@ int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
     logic_sessions_t sessions;
     logic_sessions_load(l, &sessions, uids, nu);
     im_free(uids);
+    logic_out_t out;
+    logic_out_init(&out);
     for (size_t i = 0; i < n; i++) {
         logic_send_t *it = &items[i];
         im_trace_set(it->trace);
@@ -158,19 +189,20 @@ int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
             im_metric_add(l->m_rejected, 1);
             im_info("msg.refused", "user=%llu cmid=%s code=%s", (unsigned long long)it->up->user_id,
                     it->up->cmid, it->error);
-            logic_push_error(l, it);
+            logic_push_error(&out, it);
         } else if (it->duplicate) {
             im_metric_add(l->m_dups, 1);
             im_info("msg.duplicate", "user=%llu cmid=%s msg_id=%llu", (unsigned long long)it->up->user_id,
                     it->up->cmid, (unsigned long long)it->msg.msg_id);
-            logic_push_sent(l, it);
+            logic_push_sent(&out, it);
         } else {
             im_metric_add(l->m_sent, 1);
-            logic_push_sent(l, it);
-            logic_push_message(l, &sessions, it);
+            logic_push_sent(&out, it);
+            logic_push_message(l, &out, &sessions, it);
         }
         im_trace_set("");
     }
+    logic_out_flush(l, &out);
     logic_sessions_free(&sessions);
     return IM_OK;
 }

@@ -1,6 +1,8 @@
-/* seq.c — per-conversation seq from Redis `conv_seq:{cid}`.
+/* seq.c — per-conversation seq from Redis `conv_seq:{cid}`, and the dedup lookup.
  *
- * A batch's seqs come in one pipelined round trip, in the batch's order. The counter is
+ * A batch's seqs come in one pipelined round trip, in the batch's order, each from a
+ * script that first looks for the cached outcome of the same cmid (dedup.c writes it
+ * after the commit): a retried send is answered from there and takes no seq. The counter is
  * incremented only if it exists. A missing key (Redis restarted, flushed,
  * evicted) is re-seeded from MAX(seq) in MySQL (asked of im-repo) under a short lock,
  * so seq never goes backwards or repeats; UNIQUE(conversation_id, seq) is the last guard
@@ -14,8 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#define INCR_IF_EXISTS \
-    "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCR', KEYS[1]) end return -1"
+/* KEYS[1] msg_dedup:{uid}:{cmid}, KEYS[2] conv_seq:{cid}: the cached outcome of an
+ * earlier send with this cmid, else the next seq if the counter exists, else -1. Dedup
+ * and seq in one round trip, and a retried send never burns a seq. */
+#define DEDUP_OR_INCR \
+    "local d = redis.call('GET', KEYS[1]) if d then return d end " \
+    "if redis.call('EXISTS', KEYS[2]) == 1 then return redis.call('INCR', KEYS[2]) end return -1"
 #define RAISE_TO \
     "local c = tonumber(redis.call('GET', KEYS[1]) or '0') " \
     "if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end return 1"
@@ -62,8 +68,31 @@ static int seed(logic_t *l, const char *cid, int only_if_missing)
     return rc;
 }
 
-/* One pipelined round: every item still without a seq gets one; items whose counter is
- * missing are left at 0 and their conversations re-seeded. Returns how many are left. */
+/* One item's script reply: a dedup hit, a seq, or -1 (counter missing). */
+static int take(logic_t *l, logic_send_t *it, const redisReply *r, size_t *left)
+{
+    unsigned long long id, seq;
+    long long at;
+    if (r->type == REDIS_REPLY_STRING && sscanf(r->str, "%llu %llu %lld", &id, &seq, &at) == 3) {
+        it->duplicate = 1;
+        it->msg.msg_id = id;
+        it->msg.seq = seq;
+        it->msg.created_at = at;
+    } else if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+        it->msg.seq = (uint64_t)r->integer;
+        it->msg.msg_id = im_snowflake_next(&l->ids);
+        it->msg.created_at = im_clock_wall_ms();
+    } else if (r->type == REDIS_REPLY_INTEGER) {
+        ++*left;
+    } else {
+        return IM_EPROTO;
+    }
+    return IM_OK;
+}
+
+/* One pipelined round: every item still without a seq is either found in the dedup cache
+ * or gets a seq; items whose counter is missing are left at 0 and their conversations
+ * re-seeded. *left says how many are left. */
 static int assign_round(logic_t *l, logic_send_t *items, size_t n, size_t *left)
 {
     redisContext *c = im_redis_acquire(l->redis);
@@ -71,31 +100,24 @@ static int assign_round(logic_t *l, logic_send_t *items, size_t n, size_t *left)
     size_t asked = 0;
     for (size_t i = 0; i < n; i++) {
         if (!logic_send_needs_seq(&items[i])) continue;
-        redisAppendCommand(c, "EVAL %s 1 " IM_KEY_CONV_SEQ, INCR_IF_EXISTS, items[i].cid);
+        char dkey[160], skey[128];
+        snprintf(dkey, sizeof dkey, IM_KEY_MSG_DEDUP, (unsigned long long)items[i].up->user_id, items[i].up->cmid);
+        snprintf(skey, sizeof skey, IM_KEY_CONV_SEQ, items[i].cid);
+        redisAppendCommand(c, "EVAL %s 2 %s %s", DEDUP_OR_INCR, dkey, skey);
         asked++;
     }
     int rc = IM_OK;
     *left = 0;
-    for (size_t i = 0, k = 0; k < asked; i++) {
-        if (!logic_send_needs_seq(&items[i])) continue;
-        k++;
-        redisReply *r = NULL;
-        if (rc != IM_OK) continue;   /* read nothing more; the connection is dropped below */
-        if ((rc = im_redis_reply(c, &r, "seq.incr")) != IM_OK) continue;
-        if (r->type != REDIS_REPLY_INTEGER) {
-            rc = IM_EPROTO;
-            freeReplyObject(r);
-            continue;
-        }
-        if (r->integer > 0) {
-            items[i].msg.seq = (uint64_t)r->integer;
-            items[i].msg.msg_id = im_snowflake_next(&l->ids);
-            items[i].msg.created_at = im_clock_wall_ms();
-        } else {
-            ++*left;
-        }
+    logic_send_t **asked_items = im_calloc(asked ? asked : 1, sizeof *asked_items);
+    for (size_t i = 0, k = 0; i < n && k < asked; i++)
+        if (logic_send_needs_seq(&items[i])) asked_items[k++] = &items[i];
+    for (size_t k = 0; k < asked && rc == IM_OK; k++) {   /* on an error, read no more: dropped below */
+        redisReply *r;
+        if ((rc = im_redis_reply(c, &r, "seq.assign")) != IM_OK) break;
+        rc = take(l, asked_items[k], r, left);
         freeReplyObject(r);
     }
+    im_free(asked_items);
     im_redis_release(l->redis, c, rc != IM_OK);
     for (size_t i = 0; rc == IM_OK && i < n; i++)
         if (logic_send_needs_seq(&items[i])) rc = seed(l, items[i].cid, 1);
