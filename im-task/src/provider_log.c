@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-static int log_push(void *state, uint64_t user_id, const char *body)
+static int log_push(void *state, int worker, uint64_t user_id, const char *body)
 {
     im_info("push.offline_delivered", "provider=log user=%llu bytes=%zu", (unsigned long long)user_id,
             strlen(body));

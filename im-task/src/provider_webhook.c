@@ -1,6 +1,7 @@
 /* provider_webhook.c — the `webhook` push provider: POST the push as JSON with libcurl.
  * A 2xx answer is success; anything else (or a timeout) is an error to retry.
- * The curl handle is reused across pushes (keep-alive); only [consume] uses it. */
+ * One curl handle per push worker, reused across pushes (keep-alive): handle i is used
+ * only by [push-i]. webhook_timeout_ms is read at each push (a live key). */
 #include "im/log.h"
 #include "task.h"
 
@@ -8,10 +9,11 @@
 #include <string.h>
 
 typedef struct {
-    CURL *curl;
+    CURL **curl;               /* one per push worker */
+    int ncurl;
     struct curl_slist *headers;
     char *url;
-    int timeout_ms;
+    const int *timeout_ms;     /* &cfg.webhook_timeout_ms (live) */
 } webhook_t;
 
 static size_t discard(char *p, size_t size, size_t n, void *ud)
@@ -19,20 +21,25 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-static int webhook_push(void *state, uint64_t user_id, const char *body)
+/* @locality [push-worker] */
+static int webhook_push(void *state, int worker, uint64_t user_id, const char *body)
 {
     webhook_t *w = state;
-    curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    CURLcode cc = curl_easy_perform(w->curl);
+    CURL *curl = w->curl[worker];
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)IM_CFG_GET(*w->timeout_ms));
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    CURLcode cc = curl_easy_perform(curl);
     long status = 0;
-    curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     if (cc != CURLE_OK || status < 200 || status > 299) {
-        im_warn("push.webhook_failed", "user=%llu status=%ld curl=\"%s\"", (unsigned long long)user_id,
-                status, curl_easy_strerror(cc));
+        /* one line per failure would flood while the webhook is down */
+        IM_LOG_RATELIMITED(1, IM_LOG_WARN, "push.webhook_failed", "user=%llu status=%ld curl=\"%s\"",
+                           (unsigned long long)user_id, status, curl_easy_strerror(cc));
         return IM_EUNAVAIL;
     }
-    im_info("push.offline_delivered", "provider=webhook user=%llu status=%ld", (unsigned long long)user_id, status);
+    im_info("push.offline_delivered", "provider=webhook user=%llu status=%ld",
+            (unsigned long long)user_id, status);
     return IM_OK;
 }
 
@@ -44,13 +51,17 @@ int task_provider_webhook(task_t *t, task_provider_t *p)
     }
     webhook_t *w = im_calloc(1, sizeof *w);
     w->url = im_strdup(t->cfg.webhook_url);
-    w->curl = curl_easy_init();
+    w->timeout_ms = &t->cfg.webhook_timeout_ms;
     w->headers = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(w->curl, CURLOPT_URL, w->url);
-    curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, w->headers);
-    curl_easy_setopt(w->curl, CURLOPT_TIMEOUT_MS, (long)t->cfg.webhook_timeout_ms);
-    curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, discard);
+    w->ncurl = t->cfg.push_workers;
+    w->curl = im_calloc((size_t)w->ncurl, sizeof *w->curl);
+    for (int i = 0; i < w->ncurl; i++) {
+        CURL *c = w->curl[i] = curl_easy_init();
+        curl_easy_setopt(c, CURLOPT_URL, w->url);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, w->headers);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    }
     p->name = "webhook";
     p->push = webhook_push;
     p->state = w;
@@ -61,8 +72,9 @@ void task_provider_webhook_free(task_provider_t *p)
 {
     webhook_t *w = p->state;
     if (w == NULL) return;
+    for (int i = 0; i < w->ncurl; i++) curl_easy_cleanup(w->curl[i]);
+    im_free(w->curl);
     curl_slist_free_all(w->headers);
-    curl_easy_cleanup(w->curl);
     im_free(w->url);
     im_free(w);
     p->state = NULL;

@@ -1,0 +1,104 @@
+/* push.c — the push-N workers: one provider attempt per job taken from `todo`.
+ *
+ * Delivered or failed for the last time: the job goes to `done` for [consume] to store
+ * its offset. Failed before that: it goes to [retry] with its due time, and the worker
+ * takes the next job at once, so a webhook failing for one user delays nobody else.
+ * Stopping: once `todo` is closed the workers finish the attempt in hand and hand the
+ * rest back unattempted (TASK_ABANDONED: their offsets stay unstored). */
+#include "task.h"
+#include "im/clock.h"
+#include "im/err.h"
+#include "im/log.h"
+
+#include <stdio.h>
+
+void task_push_finish(task_t *t, task_job_t *job, task_outcome_t outcome)
+{
+    job->outcome = outcome;
+    im_queue_push(&t->done, &job->node);   /* `done` outlives every thread that pushes to it */
+}
+
+void task_job_free(task_job_t *job)
+{
+    if (job == NULL) return;
+    im_free(job->body);
+    im_free(job);
+}
+
+/* [push-N]: one attempt, then delivered, retried later, or given up. */
+static void attempt(task_t *t, task_job_t *job, int worker)
+{
+    job->attempts++;
+    if (t->provider.push(t->provider.state, worker, job->user_id, job->body) == IM_OK) {
+        im_metric_add(t->m_tasks, 1);
+        task_push_finish(t, job, TASK_DELIVERED);
+        return;
+    }
+    int max_attempts = IM_CFG_GET(t->cfg.push_attempts);
+    if (job->attempts >= max_attempts) {   /* no wait after the last attempt */
+        im_error("push.given_up", "user=%llu msg_id=%llu attempts=%d", (unsigned long long)job->user_id,
+                 (unsigned long long)job->msg_id, job->attempts);
+        im_metric_add(t->m_failures, 1);
+        task_push_finish(t, job, TASK_GIVEN_UP);
+        return;
+    }
+    int64_t delay = task_backoff_ms(IM_CFG_GET(t->cfg.push_backoff_ms),
+                                    IM_CFG_GET(t->cfg.push_backoff_max_ms), job->attempts);
+    job->due_ms = im_clock_mono_ms() + delay;
+    im_debug("push.retry_scheduled", "user=%llu msg_id=%llu attempt=%d delay_ms=%lld",
+             (unsigned long long)job->user_id, (unsigned long long)job->msg_id, job->attempts,
+             (long long)delay);
+    im_metric_add(t->m_retries, 1);
+    if (im_queue_push(&t->retry, &job->node) != IM_OK) task_push_finish(t, job, TASK_ABANDONED);
+}
+
+static void *push_main(void *arg)
+{
+    task_worker_t *a = arg;
+    task_t *t = a->t;
+    char name[16];
+    snprintf(name, sizeof name, "push-%d", a->worker);
+    im_log_set_thread(name);
+    im_queue_node_t *n;
+    while ((n = im_queue_pop_wait(&t->todo)) != NULL) {
+        task_job_t *job = IM_QUEUE_ENTRY(n, task_job_t, node);
+        if (im_queue_closed(&t->todo)) {
+            task_push_finish(t, job, TASK_ABANDONED);
+            continue;
+        }
+        im_trace_set(job->trace);
+        attempt(t, job, a->worker);
+        im_trace_set("");
+    }
+    return NULL;
+}
+
+int task_push_start(task_t *t)
+{
+    t->m_retries = im_metric_new(IM_METRIC_COUNTER, "cim_task_push_retries_total",
+                                 "Push attempts that failed and were scheduled again");
+    im_queue_init(&t->todo, NULL, NULL);
+    im_queue_init(&t->retry, NULL, NULL);
+    im_queue_init(&t->done, NULL, NULL);
+    int n = t->cfg.push_workers;
+    t->workers = im_calloc((size_t)n, sizeof *t->workers);
+    for (int i = 0; i < n; i++) {
+        t->workers[i].t = t;
+        t->workers[i].worker = i;
+        pthread_create(&t->workers[i].thread, NULL, push_main, &t->workers[i]);
+    }
+    task_retry_start(t);
+    return IM_OK;
+}
+
+void task_push_stop(task_t *t)
+{
+    im_queue_close(&t->todo);
+    im_queue_close(&t->retry);
+    for (int i = 0; i < t->cfg.push_workers; i++) pthread_join(t->workers[i].thread, NULL);
+    task_retry_join(t);
+    im_free(t->workers);
+    t->workers = NULL;
+    im_queue_fini(&t->todo);
+    im_queue_fini(&t->retry);
+}
