@@ -1,17 +1,23 @@
 /* handle_save_messages.c — Repo.SaveMessages: store a batch of messages in one transaction,
- * with a handful of statements per batch rather than per message.
+ * with a handful of statements per batch rather than per message, each of one of a few
+ * fixed shapes (chunk.c).
  *
- *   1. one multi-row INSERT IGNORE of the messages rows; UNIQUE(sender_id, client_msg_id)
- *      is the dedup truth, UNIQUE(conversation_id, seq) the seq guard. If fewer rows went
- *      in than were sent, the ids that did are read back, and each one that did not is
- *      either a duplicate (the stored original is returned) or a seq conflict (reported,
- *      not stored: the caller raises its counter and retries);
+ *   1. the messages rows, INSERT ... ON DUPLICATE KEY UPDATE id = id: UNIQUE(sender_id,
+ *      client_msg_id) is the dedup truth, UNIQUE(conversation_id, seq) the seq guard. A row
+ *      a unique key refuses changes nothing and counts 0 affected rows, a new one 1 (the
+ *      pool does not set CLIENT_FOUND_ROWS). A value that does not fit its column fails the
+ *      batch (INVALID_ARGUMENT) instead of going in truncated. When a statement stored
+ *      fewer rows than it carried, their ids are read back, and each item that did not go
+ *      in is either a duplicate (the stored original is returned) or a seq conflict
+ *      (reported, not stored: the caller raises its counter and retries). A row already
+ *      stored under the same msg_id (a retried batch) counts as stored: a retry gets the
+ *      first answer;
  *   2. one upsert of the conversations rows (max seq, last message);
  *   3. one upsert of the user_conversations rows, one per member; a sender's own message
  *      moves their read position (it never counts as unread for them);
- *   4. mentions, for the messages that have them.
- * Rows are written in key order, so concurrent batches take their locks in one order.
- * The hot cache is filled after the commit only. */
+ *   4. the mentions of the messages that have them.
+ * Rows of 2-4 are written in key order, so concurrent batches take their locks in one
+ * order. The hot cache is filled after the commit only. */
 #include "im/log.h"
 #include "repo.h"
 
@@ -24,40 +30,44 @@ typedef struct {
     Im__Repo__V1__SaveItem **items;
     size_t n;
     char *stored;              /* per item: its row went in */
+    size_t off, k;             /* the items of the statement being read back */
     Im__Common__V1__Message *found;   /* dedup lookup result */
 } batch_t;
 
-/* Runs "HEAD row,row,...TAIL" with n copies of row (nothing to do when n is 0). */
-static int exec_rows(MYSQL *m, const char *head, const char *row, size_t n, const char *tail,
-                     const im_mysql_param_t *params, unsigned nparams, im_mysql_row_fn fn, void *ud,
-                     uint64_t *affected)
-{
-    if (n == 0) return IM_OK;
-    size_t len = strlen(head) + n * (strlen(row) + 1) + strlen(tail) + 1;
-    char *sql = im_malloc(len), *p = sql;
-    p += sprintf(p, "%s", head);
-    for (size_t i = 0; i < n; i++) p += sprintf(p, "%s%s", i ? "," : "", row);
-    sprintf(p, "%s", tail);
-    int rc = im_mysql_exec(m, sql, params, nparams, fn, ud, affected, NULL);
-    im_free(sql);
-    return rc;
-}
+#define MAX_ITEMS 1000
+
+static const repo_rows_sql_t insert_sql = {
+    "INSERT INTO messages (id, conversation_id, sender_id, client_msg_id, message_type, content, seq, "
+    "created_at) VALUES ",
+    "(?, ?, ?, ?, ?, ?, ?, FROM_UNIXTIME(? / 1000))", ",", " ON DUPLICATE KEY UPDATE id = id", 8};
+static const repo_rows_sql_t stored_sql = {"SELECT id FROM messages WHERE id IN (", "?", ",", ")", 1};
 
 static int mark_stored(void *ud, char **cols, unsigned long *lens, unsigned ncols)
 {
     batch_t *b = ud;
     uint64_t id = repo_u64(cols[0]);
-    for (size_t i = 0; i < b->n; i++)
+    for (size_t i = b->off; i < b->off + b->k; i++)
         if (b->items[i]->message->msg_id == id) b->stored[i] = 1;
     return 0;
+}
+
+/* Which items of [off, off + k) went in: their ids, read back. */
+static int read_back(MYSQL *m, batch_t *b, size_t off, size_t k)
+{
+    im_mysql_param_t *p = im_calloc(k, sizeof *p);
+    for (size_t i = 0; i < k; i++) p[i] = IM_MP_U64(b->items[off + i]->message->msg_id);
+    b->off = off;
+    b->k = k;
+    int rc = repo_exec_rows(m, &stored_sql, k, p, mark_stored, b, NULL);
+    im_free(p);
+    return rc;
 }
 
 /* 1. the messages rows; sets b->stored. */
 static int insert_messages(MYSQL *m, batch_t *b)
 {
-    size_t n = b->n;
-    im_mysql_param_t *p = im_calloc(8 * n, sizeof *p);
-    for (size_t i = 0; i < n; i++) {
+    im_mysql_param_t *p = im_calloc(8 * b->n, sizeof *p);
+    for (size_t i = 0; i < b->n; i++) {
         const Im__Common__V1__Message *msg = b->items[i]->message;
         im_mysql_param_t row[] = {
             IM_MP_U64(msg->msg_id), IM_MP_STR(msg->conversation_id), IM_MP_U64(msg->sender_id),
@@ -66,16 +76,13 @@ static int insert_messages(MYSQL *m, batch_t *b)
         };
         memcpy(&p[8 * i], row, sizeof row);
     }
-    uint64_t affected = 0;
-    int rc = exec_rows(m, "INSERT IGNORE INTO messages (id, conversation_id, sender_id, client_msg_id, "
-                       "message_type, content, seq, created_at) VALUES ",
-                       "(?, ?, ?, ?, ?, ?, ?, FROM_UNIXTIME(? / 1000))", n, "", p, (unsigned)(8 * n), NULL,
-                       NULL, &affected);
-    if (rc == IM_OK && affected == n) {
-        memset(b->stored, 1, n);
-    } else if (rc == IM_OK) {   /* some were refused by a unique key: which ones went in */
-        for (size_t i = 0; i < n; i++) p[i] = IM_MP_U64(b->items[i]->message->msg_id);
-        rc = exec_rows(m, "SELECT id FROM messages WHERE id IN (", "?", n, ")", p, (unsigned)n, mark_stored, b, NULL);
+    int rc = IM_OK;
+    for (size_t off = 0, k; rc == IM_OK && off < b->n; off += k) {
+        k = repo_chunk(b->n - off);
+        uint64_t affected = 0;
+        rc = repo_exec_rows(m, &insert_sql, k, &p[8 * off], NULL, NULL, &affected);
+        if (rc == IM_OK && affected == k) memset(&b->stored[off], 1, k);
+        else if (rc == IM_OK) rc = read_back(m, b, off, k);   /* some were refused by a unique key */
     }
     im_free(p);
     return rc;
@@ -146,12 +153,13 @@ static int upsert_conversations(MYSQL *m, batch_t *b)
         p[4 * i + 2] = IM_MP_U64(last[i]->msg_id);
         p[4 * i + 3] = IM_MP_U64(last[i]->seq);
     }
-    int rc = exec_rows(m, "INSERT INTO conversations (conversation_id, type, last_message_id, max_seq, updated_at) VALUES ",
-                       "(?, ?, ?, ?, NOW(3))", k,
-                       " ON DUPLICATE KEY UPDATE "
-                       "last_message_id = IF(VALUES(max_seq) > max_seq, VALUES(last_message_id), last_message_id), "
-                       "max_seq = GREATEST(max_seq, VALUES(max_seq)), updated_at = NOW(3)",
-                       p, (unsigned)(4 * k), NULL, NULL, NULL);
+    static const repo_rows_sql_t sql = {
+        "INSERT INTO conversations (conversation_id, type, last_message_id, max_seq, updated_at) VALUES ",
+        "(?, ?, ?, ?, NOW(3))", ",",
+        " ON DUPLICATE KEY UPDATE "
+        "last_message_id = IF(VALUES(max_seq) > max_seq, VALUES(last_message_id), last_message_id), "
+        "max_seq = GREATEST(max_seq, VALUES(max_seq)), updated_at = NOW(3)", 4};
+    int rc = repo_exec_chunked(m, &sql, k, p, NULL, NULL);
     im_free(p);
     im_free(last);
     return rc;
@@ -189,30 +197,55 @@ static int upsert_members(MYSQL *m, batch_t *b)
         p[5 * i + 3] = IM_MP_U64(rows[i].read_seq);
         p[5 * i + 4] = IM_MP_U64(rows[i].read_seq);
     }
-    int rc = exec_rows(m, "INSERT INTO user_conversations (user_id, conversation_id, peer_id, last_read_seq, "
-                       "last_delivered_seq, updated_at) VALUES ",
-                       "(?, ?, ?, ?, ?, NOW(3))", k,
-                       " ON DUPLICATE KEY UPDATE updated_at = NOW(3), "
-                       "last_read_seq = GREATEST(last_read_seq, VALUES(last_read_seq)), "
-                       "last_delivered_seq = GREATEST(last_delivered_seq, VALUES(last_delivered_seq))",
-                       p, (unsigned)(5 * k), NULL, NULL, NULL);
+    static const repo_rows_sql_t sql = {
+        "INSERT INTO user_conversations (user_id, conversation_id, peer_id, last_read_seq, last_delivered_seq, "
+        "updated_at) VALUES ",
+        "(?, ?, ?, ?, ?, NOW(3))", ",",
+        " ON DUPLICATE KEY UPDATE updated_at = NOW(3), "
+        "last_read_seq = GREATEST(last_read_seq, VALUES(last_read_seq)), "
+        "last_delivered_seq = GREATEST(last_delivered_seq, VALUES(last_delivered_seq))", 5};
+    int rc = repo_exec_chunked(m, &sql, k, p, NULL, NULL);
     im_free(p);
     im_free(rows);
     return rc;
 }
 
-/* 4. mentions (rare): one statement per mentioned user. */
+typedef struct {
+    uint64_t msg_id, user_id;
+} mention_t;
+
+static int by_mention(const void *a, const void *b)
+{
+    const mention_t *x = a, *y = b;
+    if (x->msg_id != y->msg_id) return x->msg_id < y->msg_id ? -1 : 1;
+    return (x->user_id > y->user_id) - (x->user_id < y->user_id);
+}
+
+/* 4. mentions (rare): the stored messages' (message, mentioned user) rows. */
 static int insert_mentions(MYSQL *m, batch_t *b)
 {
-    int rc = IM_OK;
-    for (size_t i = 0; rc == IM_OK && i < b->n; i++) {
+    size_t cap = 0, k = 0;
+    for (size_t i = 0; i < b->n; i++) cap += b->stored[i] ? b->items[i]->message->n_mentions : 0;
+    if (cap == 0) return IM_OK;
+    mention_t *rows = im_calloc(cap, sizeof *rows);
+    for (size_t i = 0; i < b->n; i++) {
         const Im__Common__V1__Message *msg = b->items[i]->message;
-        for (size_t j = 0; b->stored[i] && rc == IM_OK && j < msg->n_mentions; j++) {
-            im_mysql_param_t q[] = {IM_MP_U64(msg->msg_id), IM_MP_U64(msg->mentions[j])};
-            rc = im_mysql_exec(m, "INSERT IGNORE INTO message_mentions (message_id, mentioned_user_id) VALUES (?, ?)",
-                               q, 2, NULL, NULL, NULL, NULL);
-        }
+        for (size_t j = 0; b->stored[i] && j < msg->n_mentions; j++) rows[k++] = (mention_t){msg->msg_id, msg->mentions[j]};
     }
+    qsort(rows, k, sizeof *rows, by_mention);
+    im_mysql_param_t *p = im_calloc(2 * k, sizeof *p);
+    size_t np = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (i && by_mention(&rows[i - 1], &rows[i]) == 0) continue;
+        p[2 * np] = IM_MP_U64(rows[i].msg_id);
+        p[2 * np + 1] = IM_MP_U64(rows[i].user_id);
+        np++;
+    }
+    static const repo_rows_sql_t sql = {"INSERT INTO message_mentions (message_id, mentioned_user_id) VALUES ", "(?, ?)",
+                                        ",", " ON DUPLICATE KEY UPDATE id = id", 2};
+    int rc = repo_exec_chunked(m, &sql, np, p, NULL, NULL);
+    im_free(p);
+    im_free(rows);
     return rc;
 }
 
@@ -237,13 +270,13 @@ REPO_HANDLER(repo_handle_save_messages)
     repo_t *r = ud;
     Im__Repo__V1__SaveMessagesRequest *in = (void *)req;
     Im__Repo__V1__SaveMessagesReply *out = (void *)resp;
-    if (in->n_items == 0 || in->n_items > 1000) return GRPC_STATUS_INVALID_ARGUMENT;
+    if (in->n_items == 0 || in->n_items > MAX_ITEMS) return GRPC_STATUS_INVALID_ARGUMENT;
     for (size_t i = 0; i < in->n_items; i++)
         if (in->items[i]->message == NULL || !in->items[i]->message->conversation_id[0] ||
             !in->items[i]->message->cmid[0])
             return GRPC_STATUS_INVALID_ARGUMENT;
 
-    batch_t b = {call, in->items, in->n_items, im_rpc_alloc(call, in->n_items), NULL};
+    batch_t b = {call, in->items, in->n_items, im_rpc_alloc(call, in->n_items), 0, 0, NULL};
     out->results = im_rpc_alloc(call, (in->n_items + 1) * sizeof *out->results);
     MYSQL *m = im_mysql_acquire(r->db);
     if (m == NULL) return GRPC_STATUS_UNAVAILABLE;
@@ -253,6 +286,10 @@ REPO_HANDLER(repo_handle_save_messages)
     if (rc != IM_OK) {
         im_mysql_rollback(m);
         im_mysql_release(r->db, m);
+        if (rc == IM_EINVAL) {   /* the server refused a value: retrying cannot help */
+            im_rpc_set_message(call, "save refused: a value does not fit its column");
+            return GRPC_STATUS_INVALID_ARGUMENT;
+        }
         im_rpc_set_message(call, "save failed: %s", im_strerror(rc));
         return GRPC_STATUS_INTERNAL;
     }
@@ -264,7 +301,7 @@ REPO_HANDLER(repo_handle_save_messages)
         if (!b.stored[i]) continue;
         fresh[nfresh++] = in->items[i]->message;
         im_trace_set(in->items[i]->trace);
-        im_info("msg.saved", "cid=%s seq=%llu msg_id=%llu", in->items[i]->message->conversation_id,
+        im_debug("msg.saved", "cid=%s seq=%llu msg_id=%llu", in->items[i]->message->conversation_id,
                 (unsigned long long)in->items[i]->message->seq,
                 (unsigned long long)in->items[i]->message->msg_id);
         im_trace_set("");

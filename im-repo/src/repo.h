@@ -6,9 +6,14 @@
  *   Handlers are synchronous: each takes a MySQL connection from the pool for the
  *   length of one call, so the pool size bounds the database concurrency.
  *
+ *   Statements over many rows come in a few fixed shapes (chunk.c), so the prepared
+ *   statements per connection stay few whatever the batch sizes.
+ *
  *   Message path through this daemon:
  *     im-logic -grpc-> [rpc-N] rpc.c -> handle_save_messages.c -> MySQL (one txn per batch)
  *                                                             -> Redis hot_messages:{cid}
+ *   Acks and reads (a consume batch's cursors in one call):
+ *     im-logic -grpc-> [rpc-N] rpc.c -> handle_update_cursors.c -> MySQL user_conversations
  *   Reads (sync, history, conversation list):
  *     im-logic -grpc-> [rpc-N] rpc.c -> handle_get_messages.c -> Redis hot cache | MySQL
  */
@@ -66,6 +71,28 @@ REPO_HANDLER(repo_handle_get_max_seq);
 REPO_HANDLER(repo_handle_get_messages);
 REPO_HANDLER(repo_handle_list_conversations);
 REPO_HANDLER(repo_handle_update_cursor);
+REPO_HANDLER(repo_handle_update_cursors);
+
+/* ---- handle_update_cursors.c: UpdateCursor and UpdateCursors share this ---- */
+/* Moves n cursors forward in a few statements; out[i] (the caller's) answers items[i]. */
+int repo_cursors_update(MYSQL *m, Im__Repo__V1__UpdateCursorRequest *const *items, size_t n,
+                        Im__Repo__V1__UpdateCursorReply *const *out);
+
+/* ---- chunk.c: many rows as statements of a few fixed shapes ---- */
+/* A statement over k rows is "head row sep row ... sep row tail"; k is 1, 2, 4, ... or
+ * REPO_CHUNK_MAX, so a connection prepares few texts per kind of statement. */
+#define REPO_CHUNK_MAX 64
+typedef struct {
+    const char *head, *row, *sep, *tail;
+    unsigned nparams;        /* placeholders in row */
+} repo_rows_sql_t;
+size_t repo_chunk(size_t n);   /* the rows of the next statement when n are left */
+/* One statement of k rows (a fixed shape, else IM_EINVAL); params holds k * q->nparams. */
+int repo_exec_rows(MYSQL *m, const repo_rows_sql_t *q, size_t k, const im_mysql_param_t *params,
+                   im_mysql_row_fn fn, void *ud, uint64_t *affected);
+/* All n rows as repo_chunk() statements; params holds n * q->nparams. */
+int repo_exec_chunked(MYSQL *m, const repo_rows_sql_t *q, size_t n, const im_mysql_param_t *params,
+                      im_mysql_row_fn fn, void *ud);
 
 /* ---- rows.c: MySQL rows -> protobuf messages in the call's arena ---- */
 /* The columns every message query selects, in the order repo_row_message() reads them. */

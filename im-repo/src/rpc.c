@@ -12,6 +12,7 @@ static const im_rpc_method_t methods[] = {
     {"GetMessages", repo_handle_get_messages},
     {"ListConversations", repo_handle_list_conversations},
     {"UpdateCursor", repo_handle_update_cursor},
+    {"UpdateCursors", repo_handle_update_cursors},
     {NULL, NULL},
 };
 

@@ -330,8 +330,8 @@ def test_trace_id_in_every_daemon_log(chat):
     repo_log = [d for d in chat["infra"].daemons if d.service == "im-repo"][0].log_text()
     assert re.search(r"event=msg\.stored .*trace=" + trace, logic_logs)
     assert re.search(r"event=msg\.saved .*trace=" + trace, repo_log)
-    for svc in services:
-        infra.etcd.put("/im/config/%s/log_level" % svc, "info")
+    for svc in services:                             # deleted: each reverts to its start value
+        infra.etcd.delete("/im/config/%s/log_level" % svc)
     a.close()
     b.close()
 
