@@ -12,13 +12,19 @@
  *                 its share of the connections and reports back over a pipe.
  *     p2p         one libuv loop in the main process (scenario_p2p.c).
  *
- *   A connection: uv_tcp connect -> ws.c HTTP upgrade with ?token= -> `hello` -> frames.
+ *   A connection: [uv_tcp_bind to a --source-addrs address] -> uv_tcp connect -> ws.c
+ *   HTTP upgrade with ?token= -> `hello` -> frames.
  *   A p2p message:
- *     pacer timer -> sender `send {cmid, to, content="t=<ns> ..."}` -> gateway A
- *       ... -> `sent {cmid}` on the sender   (send->sent latency)
+ *     pacer timer (pair i's k-th send due at (i + k*pairs)/rate s: every pair at the same
+ *     pace, the pairs' phases staggered) -> sender `send {cmid, to, content="t=<ns> ..."}`
+ *       -> gateway A ... -> `sent {cmid}` on the sender   (send->sent latency)
  *       ... -> `msg {message}` on the receiver on gateway B   (send->msg latency)
- *     after the run: `sync` per conversation, paged by after_seq, counts what is stored.
- *   Latencies go into log-linear histograms (stats.c), mergeable across processes.
+ *       -> receiver `ack {conversation_id, seq}` [+ `read`] every --ack messages
+ *     after the run: last acks, a ping/pong barrier per receiver, then `sync` per
+ *     conversation, paged by after_seq, counts what is stored.
+ *   Latencies go into log-linear histograms (stats.c), mergeable across processes; a p2p
+ *   run keeps them in a table of named latencies (bench_lat_t), one row and one JSON
+ *   object each, so a new one (a per-hop stamp the server may add) is one more entry.
  *
  *   Files:
  *     main.c            table of contents: options, setup, scenario, report
@@ -41,6 +47,7 @@
 #include <uv.h>
 
 #define BENCH_MAX_GW 16      /* gateways one run may spread over */
+#define BENCH_MAX_SRC 256    /* --source-addrs addresses */
 
 /* ---- opts.c ---- */
 
@@ -63,6 +70,10 @@ typedef struct {
     const char *json_path;            /* --json FILE, NULL if none */
     int timeout_s;                    /* connect + upgrade + hello deadline per connection */
     int setup_threads;                /* parallel register/login calls */
+    /* --source-addrs: local addresses the connections bind round-robin (per gateway), to
+     * get past the ~28,000 ephemeral ports of one (source, gateway) address pair */
+    struct sockaddr_storage src[BENCH_MAX_SRC];
+    int nsrc;                         /* 0: the kernel picks the source address */
     /* conns */
     int n;                            /* connections */
     int procs;                        /* worker processes */
@@ -78,11 +89,19 @@ typedef struct {
     int window;                       /* unacked sends per sender at most */
     int size;                         /* content length in bytes (at least the header) */
     int drain_s;                      /* after the run, wait this long for acks and pushes */
+    int ack_every;                    /* receivers ack every Nth `msg` (1); 0 = never */
+    int read;                         /* receivers also send `read` with each ack */
 } bench_opts_t;
 
 int bench_opts_parse(bench_opts_t *o, int argc, char **argv);
 void bench_usage(FILE *f);
 int bench_url_parse(const char *s, bench_url_t *out);
+/* Parses "A[,B-C,...]" (IPv4 ranges, IPv6 single addresses) into o->src; -1 on error. */
+int bench_src_parse(bench_opts_t *o, const char *s);
+/* The source address of connection idx, which goes to gateway idx % ngw: round-robin
+ * over each gateway's connections, so every (source, gateway) pair gets its share. NULL
+ * without --source-addrs. */
+const struct sockaddr *bench_src_of(const bench_opts_t *o, uint64_t idx);
 
 /* ---- stats.c ---- */
 
@@ -104,6 +123,9 @@ double bench_hist_mean(const bench_hist_t *h);
 /* {count, mean_ms, min_ms, p50_ms, p90_ms, p99_ms, p999_ms, max_ms}; new
  * reference. */
 json_t *bench_hist_json(const bench_hist_t *h);
+/* The summary plus p75/p95/p99.99 and "buckets": [[lo_ms, hi_ms, count], ...] for every
+ * non-empty bucket (enough to rebuild the histogram); new reference. */
+json_t *bench_hist_json_full(const bench_hist_t *h);
 
 uint64_t bench_now_ns(void);   /* CLOCK_MONOTONIC */
 
@@ -172,9 +194,10 @@ struct bench_ws_s {
     size_t msg_len, msg_cap;
 };
 
-/* Starts connect + upgrade of GET path (with ?token=...) to addr; the Host header is
- * host:port. 0 or a negative libuv error (then on_close is not called). */
-int bench_ws_connect(uv_loop_t *loop, bench_ws_t *ws, const struct sockaddr *addr,
+/* Starts connect + upgrade of GET path (with ?token=...) to addr, from local address src
+ * (its port picked at connect, per destination; NULL: the kernel's choice); the Host
+ * header is host:port. 0 or a negative libuv error (then on_close is not called). */
+int bench_ws_connect(uv_loop_t *loop, bench_ws_t *ws, const struct sockaddr *src, const struct sockaddr *addr,
                      const char *hostport, const char *path, const bench_ws_cb_t *cb);
 int bench_ws_send_text(bench_ws_t *ws, const char *text, size_t len);
 void bench_ws_close(bench_ws_t *ws);   /* no-op unless connecting or open */
@@ -198,7 +221,10 @@ typedef struct {
     uint64_t pings, pongs;
     bench_hist_t ping_lat;            /* ping -> pong during the hold */
     int hold_s, heartbeat_s, procs;
-    /* before: users made, no connections; idle: 2 s later (baseline CPU); loaded: all
+    int nsrc;                         /* --source-addrs given */
+    uint64_t per_proc_max;            /* connections of the largest worker */
+    uint64_t fd_limit;                /* open files one process may hold */
+    /* before: users made, no connections; idle: 5 s later (baseline CPU); loaded: all
      * connected (+1 s); hold_end; after: 2 s after the workers closed everything */
     bench_sample_t before[BENCH_MAX_GW], idle[BENCH_MAX_GW], loaded[BENCH_MAX_GW],
         hold_end[BENCH_MAX_GW], after[BENCH_MAX_GW];
@@ -209,8 +235,23 @@ int bench_conns_run(const bench_opts_t *o, bench_conns_result_t *r);
 
 /* ---- scenario_p2p.c ---- */
 
+/* One latency a p2p run measures: the report prints a row and writes a JSON object
+ * (summary and buckets) per entry. */
 typedef struct {
-    int pairs, rate, window, duration_s, warmup_s, size;
+    const char *label;       /* the table's row */
+    const char *key;         /* the JSON key */
+    bench_hist_t h;
+} bench_lat_t;
+
+enum {
+    BENCH_LAT_SENT = 0,      /* send -> `sent` on the sender */
+    BENCH_LAT_MSG,           /* send -> `msg` on the receiver */
+    BENCH_LAT_PACE,          /* a send's scheduled time -> sent (how well the pacer kept time) */
+    BENCH_LAT_N
+};
+
+typedef struct {
+    int pairs, rate, window, duration_s, warmup_s, size, ack_every, read;
     double setup_s, measured_s;
     uint64_t sends;                   /* distinct messages sent (cmids) */
     uint64_t sends_measured;          /* of them, sent inside the measured window */
@@ -231,9 +272,12 @@ typedef struct {
     int sync_ok;                      /* every conversation answered its sync */
     uint64_t errors_rate_limited, errors_unavailable, errors_other;
     uint64_t conns_dropped;           /* connections the server closed during the run */
-    double send_rate, ack_rate, recv_rate;   /* per second, measured window */
-    bench_hist_t sent_lat;            /* send -> sent */
-    bench_hist_t msg_lat;             /* send -> msg on the receiver */
+    uint64_t acks_sent, reads_sent;   /* receivers' `ack` / `read` frames */
+    uint64_t acks_measured;           /* `ack` frames sent inside the window */
+    uint64_t ack_errors_rate_limited, ack_errors_other;   /* `error` answering an ack/read */
+    uint64_t receipts;                /* `receipt` frames on the senders (with --read) */
+    double send_rate, ack_rate, recv_rate, delivery_ack_rate;   /* per second, measured window */
+    bench_lat_t lat[BENCH_LAT_N];     /* messages sent inside the window */
     bench_sample_t gw_start[BENCH_MAX_GW], gw_end[BENCH_MAX_GW];   /* measured window */
     int failed;                       /* loss or duplicates: exit non-zero */
 } bench_p2p_result_t;

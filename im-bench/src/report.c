@@ -39,6 +39,7 @@ typedef struct {
     double rss_per_conn;     /* bytes */
     double idle_cpu_pct;     /* over the hold */
     double base_cpu_pct;     /* before any connection */
+    double cpu_per_10k;      /* (held - base) per 10,000 connections, % of one core */
 } gw_use_t;
 
 static double cpu_pct(const bench_sample_t *a, const bench_sample_t *b)
@@ -55,13 +56,20 @@ static gw_use_t gw_use(const bench_conns_result_t *r, int g)
     if (b->ok && e->ok && u.conns > 0) u.rss_per_conn = (e->rss_bytes - b->rss_bytes) / u.conns;
     u.idle_cpu_pct = cpu_pct(l, e);
     u.base_cpu_pct = cpu_pct(b, &r->idle[g]);
+    if (u.conns > 0) u.cpu_per_10k = (u.idle_cpu_pct - u.base_cpu_pct) * 10000.0 / u.conns;
     return u;
 }
 
 void bench_report_conns(const bench_opts_t *o, const bench_conns_result_t *r)
 {
+    json_t *extra = json_pack("{s:I, s:I, s:i}", "per_proc_max", (json_int_t)r->per_proc_max, "fd_limit",
+                              (json_int_t)r->fd_limit, "source_addrs", r->nsrc);
     printf("\nim-bench conns: %llu connections over %d gateway(s), %d users, %d process(es)\n",
            (unsigned long long)r->target, r->gateways, r->users, r->procs);
+    printf("  %-24s at most %llu connections per process (open-file limit %llu)", "bench processes",
+           (unsigned long long)r->per_proc_max, (unsigned long long)r->fd_limit);
+    if (r->nsrc) printf(", %d source addresses", r->nsrc);
+    printf("\n");
     printf("  %-24s %.1f s (%.0f users/s)\n", "setup (register+login)", r->setup_s,
            r->setup_s > 0 ? r->users / r->setup_s : 0);
     printf("  %-24s %llu of %llu   failed %llu (HTTP refused %llu, timed out %llu)\n", "connected",
@@ -79,24 +87,27 @@ void bench_report_conns(const bench_opts_t *o, const bench_conns_result_t *r)
     json_t *gws = json_array();
     if (o->nadmin) {
         int stale = 0;
-        printf("\n  %-24s %7s %11s %11s %9s %9s %9s %11s\n", "gateway", "conns", "RSS before", "RSS loaded",
-               "KiB/conn", "CPU idle", "CPU held", "conns after");
+        printf("\n  %-24s %7s %11s %11s %9s %9s %9s %9s %11s\n", "gateway", "conns", "RSS before", "RSS loaded",
+               "KiB/conn", "CPU idle", "CPU held", "CPU/10k", "conns after");
         for (int g = 0; g < o->ngw; g++) {
             gw_use_t u = gw_use(r, g);
             stale |= u.conns > 0 && u.rss_per_conn < 512;
-            printf("  %-24s %7.0f %7.1f MiB %7.1f MiB %9.2f %8.2f%% %8.2f%% %11.0f\n", o->gw[g].text, u.conns,
-                   r->before[g].rss_bytes / MIB, r->hold_end[g].rss_bytes / MIB, u.rss_per_conn / 1024.0,
-                   u.base_cpu_pct, u.idle_cpu_pct, r->after[g].conns);
-            json_array_append_new(gws, json_pack("{s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:o, s:o, s:o, s:o, s:o}",
+            printf("  %-24s %7.0f %7.1f MiB %7.1f MiB %9.2f %8.2f%% %8.2f%% %8.3f%% %11.0f\n", o->gw[g].text,
+                   u.conns, r->before[g].rss_bytes / MIB, r->hold_end[g].rss_bytes / MIB, u.rss_per_conn / 1024.0,
+                   u.base_cpu_pct, u.idle_cpu_pct, u.cpu_per_10k, r->after[g].conns);
+            json_array_append_new(gws, json_pack("{s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o, s:o, s:o}",
                                                  "url", o->gw[g].text, "admin", o->admin[g].text, "established",
                                                  (json_int_t)r->per_gw[g], "connections_gained", u.conns,
                                                  "rss_per_conn_bytes", u.rss_per_conn, "idle_cpu_pct",
-                                                 u.idle_cpu_pct, "base_cpu_pct", u.base_cpu_pct, "before",
+                                                 u.idle_cpu_pct, "base_cpu_pct", u.base_cpu_pct,
+                                                 "cpu_pct_per_10k_conns", u.cpu_per_10k, "before",
                                                  sample_json(&r->before[g]), "idle", sample_json(&r->idle[g]),
                                                  "loaded", sample_json(&r->loaded[g]), "hold_end",
                                                  sample_json(&r->hold_end[g]), "after", sample_json(&r->after[g])));
         }
-        printf("  (CPU idle: %% of one core with no connections; CPU held: during the hold, pings included)\n");
+        printf("  (CPU idle: %% of one core with no connections; CPU held: during the hold, pings included;\n"
+               "   CPU/10k: held minus idle, per 10,000 connections. Issue 9's targets: <= 2 KiB/conn and\n"
+               "   <= 0.3%% of a core per 10,000 idle connections)\n");
         if (stale)
             printf("  note: RSS hardly grew: a gateway keeps its heap after connections close, so RSS per\n"
                    "  connection is only meaningful the first time a gateway reaches this many; restart it\n");
@@ -106,7 +117,7 @@ void bench_report_conns(const bench_opts_t *o, const bench_conns_result_t *r)
             json_array_append_new(gws, json_pack("{s:s, s:I}", "url", o->gw[g].text, "established",
                                                  (json_int_t)r->per_gw[g]));
     }
-    write_json(o, json_pack("{s:s, s:I, s:i, s:i, s:i, s:i, s:f, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:o, "
+    json_t *root = json_pack("{s:s, s:I, s:i, s:i, s:i, s:i, s:f, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:o, "
                             "s:I, s:I, s:o, s:o}",
                             "scenario", "conns", "target", (json_int_t)r->target, "users", r->users,
                             "procs", r->procs, "hold_s", r->hold_s, "heartbeat_s", r->heartbeat_s,
@@ -116,19 +127,32 @@ void bench_report_conns(const bench_opts_t *o, const bench_conns_result_t *r)
                             r->connect_s, "connect_rate", r->connect_rate, "connect_latency",
                             bench_hist_json(&r->connect_lat), "pings", (json_int_t)r->pings, "pongs",
                             (json_int_t)r->pongs, "ping_latency", bench_hist_json(&r->ping_lat),
-                            "gateways", gws));
+                            "gateways", gws);
+    json_object_update(root, extra);
+    json_decref(extra);
+    write_json(o, root);
 }
 
-void bench_report_p2p(const bench_opts_t *o, const bench_p2p_result_t *r)
+/* The table of a p2p run: throughput, latencies, what the check found. */
+static void p2p_table(const bench_opts_t *o, const bench_p2p_result_t *r)
 {
     printf("\nim-bench p2p: %d pairs over %d gateway(s), rate %d/s%s, window %d, %d s measured after %d s warmup\n",
            r->pairs, o->ngw, r->rate, r->rate ? "" : " (unlimited)", r->window, r->duration_s, r->warmup_s);
+    if (r->rate)
+        printf("  %-24s %.2f msg/s per pair, pairs staggered by %.2f ms\n", "pacing",
+               (double)r->rate / r->pairs, 1000.0 / r->rate);
+    if (r->ack_every) printf("  %-24s every %d `msg`%s\n", "receivers ack", r->ack_every, r->read ? ", with `read`" : "");
+    else printf("  %-24s never (--ack 0)\n", "receivers ack");
     printf("  %-24s %.1f s\n", "setup (register+login)", r->setup_s);
-    printf("  %-24s sent %.1f   acked %.1f   received %.1f\n", "throughput (msg/s)", r->send_rate, r->ack_rate,
-           r->recv_rate);
+    printf("  %-24s sent %.1f   acked (`sent`) %.1f   received (`msg`) %.1f   delivery acks %.1f\n",
+           "throughput (msg/s)", r->send_rate, r->ack_rate, r->recv_rate, r->delivery_ack_rate);
     lat_header();
-    lat_row("send -> sent", &r->sent_lat);
-    lat_row("send -> msg (receiver)", &r->msg_lat);
+    for (int i = 0; i < BENCH_LAT_N; i++)
+        if (r->lat[i].h.count || i != BENCH_LAT_PACE) lat_row(r->lat[i].label, &r->lat[i].h);
+    printf("  %-24s lost %llu   duplicates %llu (pushed twice %llu, stored twice %llu, conflicting sent %llu)\n",
+           "losses / duplicates", (unsigned long long)(r->lost + r->recv_missing),
+           (unsigned long long)(r->recv_dup + r->stored_dup + r->sent_dup), (unsigned long long)r->recv_dup,
+           (unsigned long long)r->stored_dup, (unsigned long long)r->sent_dup);
     printf("  verification\n");
     printf("    %-22s %8llu   attempts %llu; errors rate_limited %llu, unavailable %llu, other %llu\n",
            "sent (cmids)", (unsigned long long)r->sends, (unsigned long long)r->attempts,
@@ -140,6 +164,10 @@ void bench_report_p2p(const bench_opts_t *o, const bench_p2p_result_t *r)
     printf("    %-22s %8llu   duplicates %llu, missing %llu, msg_id mismatch %llu\n", "received (`msg`)",
            (unsigned long long)r->received, (unsigned long long)r->recv_dup, (unsigned long long)r->recv_missing,
            (unsigned long long)r->recv_mismatch);
+    printf("    %-22s %8llu   reads %llu, receipts %llu; refused: rate_limited %llu, other %llu\n",
+           "delivery acks (`ack`)", (unsigned long long)r->acks_sent, (unsigned long long)r->reads_sent,
+           (unsigned long long)r->receipts, (unsigned long long)r->ack_errors_rate_limited,
+           (unsigned long long)r->ack_errors_other);
     printf("    %-22s %8llu   lost %llu, stored twice %llu, stored not acked %llu (%llu pages%s)\n",
            "stored (`sync`)", (unsigned long long)r->stored, (unsigned long long)r->lost,
            (unsigned long long)r->stored_dup, (unsigned long long)r->stored_unacked,
@@ -155,20 +183,34 @@ void bench_report_p2p(const bench_opts_t *o, const bench_p2p_result_t *r)
     if (r->errors_rate_limited)
         printf("  note: the gateways rate-limited sends; start them with e.g. "
                "CIM_SEND_RATE=100000 CIM_SEND_BURST=100000, or use more pairs\n");
+    if (r->ack_errors_rate_limited)
+        printf("  note: the gateways rate-limited acks (50/s per user by default); start them with e.g.\n"
+               "  CIM_CURSOR_RATE=100000 CIM_CURSOR_BURST=100000, or ack less often (--ack N)\n");
+}
 
-    json_t *gws = json_array();
+void bench_report_p2p(const bench_opts_t *o, const bench_p2p_result_t *r)
+{
+    p2p_table(o, r);
+    json_t *gws = json_array(), *lat = json_object();
     for (int g = 0; g < o->nadmin; g++)
         json_array_append_new(gws, json_pack("{s:s, s:f, s:o, s:o}", "url", o->gw[g].text, "cpu_pct",
                                              cpu_pct(&r->gw_start[g], &r->gw_end[g]), "start",
                                              sample_json(&r->gw_start[g]), "end", sample_json(&r->gw_end[g])));
-    write_json(o, json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o, "
+    for (int i = 0; i < BENCH_LAT_N; i++) json_object_set_new(lat, r->lat[i].key, bench_hist_json_full(&r->lat[i].h));
+    json_t *acks = json_pack("{s:i, s:b, s:I, s:I, s:I, s:I, s:I, s:f}", "every", r->ack_every, "read", r->read,
+                             "acks_sent", (json_int_t)r->acks_sent, "reads_sent", (json_int_t)r->reads_sent,
+                             "receipts", (json_int_t)r->receipts, "errors_rate_limited",
+                             (json_int_t)r->ack_errors_rate_limited, "errors_other",
+                             (json_int_t)r->ack_errors_other, "rate", r->delivery_ack_rate);
+    write_json(o, json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o, s:o, s:o, "
                             "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
                             "s:I, s:I, s:I, s:I, s:I, s:b}, s:b}",
                             "scenario", "p2p", "pairs", r->pairs, "rate", r->rate, "window", r->window,
                             "duration_s", r->duration_s, "warmup_s", r->warmup_s, "size", r->size,
                             "setup_s", r->setup_s, "measured_s", r->measured_s, "send_rate", r->send_rate,
                             "ack_rate", r->ack_rate, "recv_rate", r->recv_rate, "sent_latency",
-                            bench_hist_json(&r->sent_lat), "msg_latency", bench_hist_json(&r->msg_lat),
+                            bench_hist_json(&r->lat[BENCH_LAT_SENT].h), "msg_latency",
+                            bench_hist_json(&r->lat[BENCH_LAT_MSG].h), "latency", lat, "acks", acks,
                             "gateways", gws, "verify", "sends", (json_int_t)r->sends, "sends_measured",
                             (json_int_t)r->sends_measured, "attempts", (json_int_t)r->attempts, "acked",
                             (json_int_t)r->acked, "sent_dup", (json_int_t)r->sent_dup, "sent_repeat",

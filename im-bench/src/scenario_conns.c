@@ -6,7 +6,7 @@
  * reports over a pipe twice: when all its connections are up or failed, and when the
  * parent closes its control pipe at the end of the hold.
  *
- *   parent: users -> sample before -> fork -> [CONNECTED x P] -> sample loaded
+ *   parent: users -> sample before -> 5 s -> sample idle -> fork -> [CONNECTED x P] -> sample loaded
  *           -> sleep hold -> sample hold_end -> close ctl -> [FINAL x P] -> sample after
  *   worker: connect ... hello -> CONNECTED -> ping ... pong -> ctl EOF -> FINAL -> exit */
 #include "bench.h"
@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #define TICK_MS 100
+#define BASELINE_S 5.0       /* gateway CPU sampled over this long before connecting */
+#define FD_SPARE 64          /* a worker's files besides its connections: loop, pipes, stdio */
 
 enum { C_IDLE = 0, C_CONNECTING, C_UP, C_DONE };
 enum { REPORT_CONNECTED = 1, REPORT_FINAL };
@@ -169,7 +171,8 @@ static void start_one(worker_t *w, cconn_t *c)
     c->t_ns = bench_now_ns();
     if (w->r.t_first_ns == 0) w->r.t_first_ns = c->t_ns;
     w->inflight++;
-    int rc = bench_ws_connect(&w->loop, &c->ws, (const struct sockaddr *)&w->addr[g], hostport, path, &callbacks);
+    int rc = bench_ws_connect(&w->loop, &c->ws, bench_src_of(w->o, c->idx), (const struct sockaddr *)&w->addr[g],
+                              hostport, path, &callbacks);
     im_free(path);
     if (rc < 0) {   /* no on_close will come */
         c->phase = C_DONE;
@@ -251,18 +254,22 @@ static void worker_main(const bench_opts_t *o, const bench_user_t *users,
 
 /* ---- parent ---- */
 
-static int raise_nofile(const bench_opts_t *o)
+/* Raises the open-files limit to its hard limit and checks that the largest worker's
+ * share (plus the loop's and the pipes' few) fits under it. */
+static int raise_nofile(const bench_opts_t *o, bench_conns_result_t *r)
 {
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
     getrlimit(RLIMIT_NOFILE, &rl);
-    rlim_t per_worker = (rlim_t)((o->n + o->procs - 1) / o->procs) + 64;
-    if (per_worker > rl.rlim_cur) {
+    r->fd_limit = (uint64_t)rl.rlim_cur;
+    r->per_proc_max = (uint64_t)((o->n + o->procs - 1) / o->procs);
+    if (r->per_proc_max + FD_SPARE > r->fd_limit) {
         fprintf(stderr, "im-bench: %llu connections per worker need more than the %llu open files a "
-                "process may hold: raise --procs\n", (unsigned long long)per_worker - 64,
-                (unsigned long long)rl.rlim_cur);
+                "process may hold: use --procs %llu or more\n", (unsigned long long)r->per_proc_max,
+                (unsigned long long)r->fd_limit,
+                (unsigned long long)((o->n + r->fd_limit - FD_SPARE - 1) / (r->fd_limit - FD_SPARE)));
         return IM_EINVAL;
     }
     return IM_OK;
@@ -344,7 +351,8 @@ int bench_conns_run(const bench_opts_t *o, bench_conns_result_t *r)
     r->users = o->users;
     r->hold_s = o->hold_s;
     r->procs = o->procs;
-    if (raise_nofile(o) != IM_OK) return IM_EINVAL;
+    r->nsrc = o->nsrc;
+    if (raise_nofile(o, r) != IM_OK) return IM_EINVAL;
     struct sockaddr_storage addr[BENCH_MAX_GW];
     for (int g = 0; g < o->ngw; g++)
         if (bench_ws_resolve(&o->gw[g], &addr[g]) != IM_OK) {
@@ -366,8 +374,8 @@ int bench_conns_run(const bench_opts_t *o, bench_conns_result_t *r)
     }
 
     bench_admin_sample(o, r->before);
-    if (o->nadmin) {
-        sleep_s(2.0);
+    if (o->nadmin) {   /* the gateways' CPU with no connections: the baseline of CPU/10k */
+        sleep_s(BASELINE_S);
         bench_admin_sample(o, r->idle);
     }
     fprintf(stderr, "im-bench: users ready in %.1f s; opening %d connections in %d process(es)\n",

@@ -4,10 +4,19 @@
  * Pair i: sender on gateway i % G, receiver on gateway (i+1) % G. One libuv loop; a 1 ms
  * timer drives the phases:
  *   CONNECT  all 2N connections up (their `hello`)
- *   RUN      warmup + duration: the pacer hands sends to senders round-robin, at --rate
- *            overall, never more than --window unacked per sender
+ *   RUN      warmup + duration: each sender at --rate/N per second, its k-th new send due
+ *            at (i + k*N)/rate s after the start (the pairs' phases staggered by 1/rate, so
+ *            the cluster sees a steady stream, not N sends at one instant), never more
+ *            than --window unacked; a sender behind its schedule catches up when it can
+ *            (the lag is measured: schedule -> send). Receivers ack every --ack `msg`.
  *   DRAIN    no new sends; wait for the last `sent` and `msg` (at most --drain s)
+ *   SETTLE   (with acks) each receiver acks what it has not acked yet, then pings; its
+ *            pong means the gateway has answered those acks (an `error` carries no op, and
+ *            one for an ack must not be taken for the sync's)
  *   SYNC     each receiver pulls its conversation from seq 0, 200 at a time
+ * Latencies are of messages first sent inside the measured window, from the instant the
+ * frame went to the socket (not the schedule: the pacer's own lag is its own row), to the
+ * frame's arrival; percentiles by nearest rank (stats.c).
  * A message is recorded by (pair, per-sender sequence), which its cmid and its content
  * carry: content = "t=<send CLOCK_MONOTONIC ns> p=<pair> s=<sequence> r=<run>" + padding.
  * `error rate_limited|unavailable {cmid}` is retried with the same cmid after RETRY_MS,
@@ -24,9 +33,10 @@
 #define RETRY_MS 100
 #define SYNC_LIMIT 200
 #define SYNC_TIMEOUT_S 30
+#define SETTLE_TIMEOUT_S 5
 
 enum { M_INFLIGHT = 0, M_ACKED, M_RETRY, M_FAILED };
-enum { P_CONNECT = 0, P_RUN, P_DRAIN, P_SYNC, P_DONE };
+enum { P_CONNECT = 0, P_RUN, P_DRAIN, P_SETTLE, P_SYNC, P_DONE };
 
 /* One message a sender sent, by its per-sender sequence. */
 typedef struct {
@@ -45,6 +55,8 @@ typedef struct {
     ppair_t *pair;
     int receiver;            /* 0 the sender's connection, 1 the receiver's */
     int up;                  /* `hello` received and not closed */
+    uint32_t pings, pongs;   /* sent / received: pongs come back in order */
+    uint32_t barrier;        /* P_SETTLE: settled once pongs reach this */
 } pconn_t;
 
 struct ppair_s {
@@ -58,6 +70,8 @@ struct ppair_s {
     uint32_t retries;        /* M_RETRY */
     uint32_t retry_scan;     /* lowest sequence that may be M_RETRY */
     int sync_state;          /* 0 not started, 1 waiting, 2 done */
+    uint64_t max_seq;        /* receiver: highest seq pushed to it */
+    uint32_t since_ack;      /* receiver: `msg` frames since its last ack */
 };
 
 typedef struct {
@@ -76,8 +90,8 @@ typedef struct {
     uint64_t n_acked;        /* messages with a `sent` */
     uint64_t n_recv;         /* messages pushed to their receiver */
     uint64_t n_unpushed;     /* acked, not pushed yet */
-    int rr;                  /* round-robin cursor of the pacer */
     int syncs_left;
+    int settling;            /* P_SETTLE: receivers whose barrier pong is outstanding */
     int sampled;             /* admin samples started: 1 at the window's start, 2 at its end */
 } p2p_t;
 
@@ -135,36 +149,41 @@ static int has_room(const p2p_t *b, const ppair_t *p)
     return p->s.up && p->unacked < (uint32_t)b->o->window;
 }
 
-static void send_new(p2p_t *b, ppair_t *p, uint64_t now)
+/* A new message of p, scheduled at due (now for --rate 0), sent now. */
+static void send_new(p2p_t *b, ppair_t *p, uint64_t now, uint64_t due)
 {
     uint32_t seq;
     pmsg_t *m = new_msg(p, &seq);
     m->t_send = now;
     b->new_sends++;
     b->r->sends++;
-    if (now >= b->t_warm && now < b->t_end) b->r->sends_measured++;
+    if (now >= b->t_warm && now < b->t_end) {
+        b->r->sends_measured++;
+        if (b->o->rate) bench_hist_add(&b->r->lat[BENCH_LAT_PACE].h, now - due);
+    }
     send_msg(b, p, seq);
 }
 
-/* The pacer: new sends up to rate x elapsed (or every free window slot for --rate 0). */
+/* When p's next new send is due: its k-th (k = p->nm) at (idx + k*pairs)/rate s. */
+static uint64_t due_of(const p2p_t *b, const ppair_t *p)
+{
+    double s = ((double)p->idx + (double)p->nm * (double)b->np) / (double)b->o->rate;
+    return b->t_start + (uint64_t)(s * 1e9);
+}
+
+/* The pacer: due retries, then each pair's due new sends while its window has room (or
+ * every free window slot for --rate 0). */
 static void pace(p2p_t *b, uint64_t now)
 {
-    for (int i = 0; i < b->np; i++) send_retries(b, &b->p[i], now);
-    if (b->o->rate == 0) {
-        for (int i = 0; i < b->np; i++)
-            while (has_room(b, &b->p[i])) send_new(b, &b->p[i], now);
-        return;
-    }
-    uint64_t target = (uint64_t)((double)b->o->rate * (double)(now - b->t_start) / 1e9);
-    while (b->new_sends < target) {
-        int tried = 0;
-        while (tried < b->np && !has_room(b, &b->p[b->rr])) {
-            b->rr = (b->rr + 1) % b->np;
-            tried++;
+    for (int i = 0; i < b->np; i++) {
+        ppair_t *p = &b->p[i];
+        send_retries(b, p, now);
+        if (b->o->rate == 0) {
+            while (has_room(b, p)) send_new(b, p, now, now);
+            continue;
         }
-        if (tried == b->np) return;   /* every window is full: behind the rate */
-        send_new(b, &b->p[b->rr], now);
-        b->rr = (b->rr + 1) % b->np;
+        uint64_t due;
+        while (has_room(b, p) && (due = due_of(b, p)) <= now) send_new(b, p, now, due);
     }
 }
 
@@ -219,7 +238,7 @@ static void on_sent(p2p_t *b, json_t *f, uint64_t now)
     if (m->recvs == 0) b->n_unpushed++;
     if (m->msg_id && m->msg_id != id) b->r->recv_mismatch++;
     m->msg_id = id;
-    if (in_window(b, m->t_send)) bench_hist_add(&b->r->sent_lat, now - m->t_send);
+    if (in_window(b, m->t_send)) bench_hist_add(&b->r->lat[BENCH_LAT_SENT].h, now - m->t_send);
     if (in_window(b, now)) b->r->acked_measured++;
 }
 
@@ -250,6 +269,42 @@ static void on_error(p2p_t *b, json_t *f, uint64_t now)
     }
 }
 
+static int send_ping(pconn_t *c)
+{
+    if (!c->up || bench_ws_send_text(&c->ws, "{\"op\":\"ping\"}", 13) != 0) return -1;
+    c->pings++;
+    return 0;
+}
+
+/* The receiver of p acks (and with --read reads) up to the highest seq pushed to it. */
+static void send_ack(p2p_t *b, ppair_t *p, uint64_t now)
+{
+    char frame[160];
+    p->since_ack = 0;
+    int n = snprintf(frame, sizeof frame, "{\"op\":\"ack\",\"conversation_id\":\"%s\",\"seq\":%" PRIu64 "}",
+                     p->cid, p->max_seq);
+    if (bench_ws_send_text(&p->r.ws, frame, (size_t)n) != 0) return;
+    b->r->acks_sent++;
+    if (in_window(b, now)) b->r->acks_measured++;
+    if (!b->o->read) return;
+    n = snprintf(frame, sizeof frame, "{\"op\":\"read\",\"conversation_id\":\"%s\",\"seq\":%" PRIu64 "}",
+                 p->cid, p->max_seq);
+    if (bench_ws_send_text(&p->r.ws, frame, (size_t)n) == 0) b->r->reads_sent++;
+}
+
+/* An `error` on a receiver outside its sync answers an ack or a read. */
+static void on_cursor_error(p2p_t *b, json_t *f)
+{
+    const char *code = json_string_value(json_object_get(f, "code")) ?: "?";
+    if (strcmp(code, "rate_limited") == 0) {
+        b->r->ack_errors_rate_limited++;
+        return;
+    }
+    if (++b->r->ack_errors_other <= 3)
+        fprintf(stderr, "im-bench: ack/read refused: %s: %s\n", code,
+                json_string_value(json_object_get(f, "message")) ?: "");
+}
+
 static void on_msg(p2p_t *b, ppair_t *p, json_t *f, uint64_t now)
 {
     json_t *msg = json_object_get(f, "message");
@@ -265,8 +320,12 @@ static void on_msg(p2p_t *b, ppair_t *p, json_t *f, uint64_t now)
     }
     b->n_recv++;
     if (m->sents > 0) b->n_unpushed--;
-    if (in_window(b, t_send)) bench_hist_add(&b->r->msg_lat, now - t_send);
+    if (in_window(b, t_send)) bench_hist_add(&b->r->lat[BENCH_LAT_MSG].h, now - t_send);
     if (in_window(b, now)) b->r->recv_measured++;
+    json_int_t seq = json_integer_value(json_object_get(msg, "seq"));
+    if (seq > 0 && (uint64_t)seq > p->max_seq) p->max_seq = (uint64_t)seq;
+    /* not once the syncs run: an error answering an ack would pass for the sync's */
+    if (b->o->ack_every && b->phase < P_SETTLE && ++p->since_ack >= (uint32_t)b->o->ack_every) send_ack(b, p, now);
 }
 
 static void sync_request(p2p_t *b, ppair_t *p, uint64_t after)
@@ -327,6 +386,12 @@ static void on_text(bench_ws_t *ws, const char *data, size_t len)
             uv_timer_start(&b->heartbeat, on_heartbeat, (uint64_t)hb * 1000, (uint64_t)hb * 1000);
     } else if (!c->receiver && strcmp(op, "sent") == 0) {
         on_sent(b, f, now);
+    } else if (strcmp(op, "pong") == 0) {
+        c->pongs++;
+        if (b->phase == P_SETTLE && c->barrier && c->pongs >= c->barrier) {
+            c->barrier = 0;
+            b->settling--;
+        }
     } else if (strcmp(op, "error") == 0) {
         if (c->receiver && c->pair->sync_state == 1) {   /* the sync was refused */
             fprintf(stderr, "im-bench: sync of %s: %s\n", c->pair->cid,
@@ -334,9 +399,13 @@ static void on_text(bench_ws_t *ws, const char *data, size_t len)
             c->pair->sync_state = 2;
             b->syncs_left--;
             b->r->sync_ok = 0;
+        } else if (c->receiver) {   /* receivers send only ack, read, sync and ping */
+            on_cursor_error(b, f);
         } else {
             on_error(b, f, now);
         }
+    } else if (!c->receiver && strcmp(op, "receipt") == 0) {
+        b->r->receipts++;
     } else if (c->receiver && strcmp(op, "msg") == 0) {
         on_msg(b, c->pair, f, now);
     } else if (c->receiver && strcmp(op, "sync") == 0 && c->pair->sync_state == 1) {
@@ -394,17 +463,20 @@ static void on_heartbeat(uv_timer_t *t)
 {
     p2p_t *b = &P;
     for (int i = 0; i < b->np; i++) {
-        if (b->p[i].s.up) bench_ws_send_text(&b->p[i].s.ws, "{\"op\":\"ping\"}", 13);
-        if (b->p[i].r.up) bench_ws_send_text(&b->p[i].r.ws, "{\"op\":\"ping\"}", 13);
+        send_ping(&b->p[i].s);
+        send_ping(&b->p[i].r);
     }
 }
 
-static void connect_one(p2p_t *b, pconn_t *c, const bench_user_t *u, int g)
+/* Connection c of user u to gateway g; k numbers the connections (2i: pair i's sender,
+ * 2i+1: its receiver) for the choice of a source address. */
+static void connect_one(p2p_t *b, pconn_t *c, const bench_user_t *u, int g, uint64_t k)
 {
     char hostport[96], *path = im_sprintf("/ws?token=%s", u->token);
     snprintf(hostport, sizeof hostport, "%s:%d", b->o->gw[g].host, b->o->gw[g].port);
     c->ws.data = c;
-    if (bench_ws_connect(&b->loop, &c->ws, (const struct sockaddr *)&b->addr[g], hostport, path, &callbacks) < 0)
+    const struct sockaddr *src = bench_src_of(b->o, k * (uint64_t)b->o->ngw + (uint64_t)g);   /* of gateway g */
+    if (bench_ws_connect(&b->loop, &c->ws, src, (const struct sockaddr *)&b->addr[g], hostport, path, &callbacks) < 0)
         b->conns_closed++;
     im_free(path);
 }
@@ -426,9 +498,10 @@ static void progress(p2p_t *b, uint64_t now)
 {
     if (now - b->t_progress < 1000000000ull) return;
     b->t_progress = now;
-    fprintf(stderr, "im-bench: %5.1f s  sent %llu  acked %llu  received %llu  in flight %llu%s\n",
+    fprintf(stderr, "im-bench: %5.1f s  sent %llu  acked %llu  received %llu  acks %llu  in flight %llu%s\n",
             (double)(now - b->t_start) / 1e9, (unsigned long long)b->new_sends,
-            (unsigned long long)b->n_acked, (unsigned long long)b->n_recv, (unsigned long long)in_flight(b),
+            (unsigned long long)b->n_acked, (unsigned long long)b->n_recv, (unsigned long long)b->r->acks_sent,
+            (unsigned long long)in_flight(b),
             b->phase == P_DRAIN ? "  (draining)" : now < b->t_warm ? "  (warmup)" : "");
 }
 
@@ -445,6 +518,23 @@ static void start_sync(p2p_t *b, uint64_t now)
             b->p[i].sync_state = 2;
             b->syncs_left--;
             b->r->sync_ok = 0;
+        }
+    }
+}
+
+/* The receivers' last acks, each followed by a ping whose pong settles it. */
+static void start_settle(p2p_t *b, uint64_t now)
+{
+    b->phase = P_SETTLE;
+    b->t_deadline = now + SETTLE_TIMEOUT_S * 1000000000ull;
+    b->settling = 0;
+    for (int i = 0; i < b->np; i++) {
+        ppair_t *p = &b->p[i];
+        if (!p->r.up) continue;
+        if (p->since_ack) send_ack(b, p, now);
+        if (send_ping(&p->r) == 0) {
+            p->r.barrier = p->r.pings;
+            b->settling++;
         }
     }
 }
@@ -487,6 +577,11 @@ static void on_tick(uv_timer_t *t)
         for (int i = 0; i < b->np; i++) send_retries(b, &b->p[i], now);
         progress(b, now);
         if (!drained(b) && now < b->t_deadline) return;
+        if (b->o->ack_every) start_settle(b, now);
+        else start_sync(b, now);
+        return;
+    case P_SETTLE:
+        if (b->settling > 0 && now < b->t_deadline) return;
         start_sync(b, now);
         return;
     case P_SYNC:
@@ -524,6 +619,7 @@ static void tally(p2p_t *b)
     r->send_rate = (double)r->sends_measured / d;
     r->ack_rate = (double)r->acked_measured / d;
     r->recv_rate = (double)r->recv_measured / d;
+    r->delivery_ack_rate = (double)r->acks_measured / d;
     r->failed = r->sent_dup || r->recv_dup || r->recv_mismatch || r->unacked || r->recv_missing || r->lost ||
                 r->stored_dup || !r->sync_ok || r->conns_dropped || r->sends == 0;
 }
@@ -578,8 +674,18 @@ int bench_p2p_run(const bench_opts_t *o, bench_p2p_result_t *r)
     r->duration_s = o->duration_s;
     r->warmup_s = o->warmup_s;
     r->size = o->size;
-    bench_hist_init(&r->sent_lat);
-    bench_hist_init(&r->msg_lat);
+    r->ack_every = o->ack_every;
+    r->read = o->read;
+    static const char *const names[BENCH_LAT_N][2] = {
+        [BENCH_LAT_SENT] = {"send -> sent", "send_sent"},
+        [BENCH_LAT_MSG] = {"send -> msg (receiver)", "send_msg"},
+        [BENCH_LAT_PACE] = {"schedule -> send (pacer)", "pacer_lag"},
+    };
+    for (int i = 0; i < BENCH_LAT_N; i++) {
+        r->lat[i].label = names[i][0];
+        r->lat[i].key = names[i][1];
+        bench_hist_init(&r->lat[i].h);
+    }
     signal(SIGPIPE, SIG_IGN);
     bench_user_t *users = NULL;
     int rc = setup(b, &users);
@@ -594,8 +700,8 @@ int bench_p2p_run(const bench_opts_t *o, bench_p2p_result_t *r)
         b->t_connect = bench_now_ns();
         b->t_deadline = b->t_connect + (uint64_t)o->timeout_s * 1000000000ull;
         for (int i = 0; i < b->np; i++) {
-            connect_one(b, &b->p[i].s, b->p[i].sender, i % o->ngw);
-            connect_one(b, &b->p[i].r, b->p[i].receiver, (i + 1) % o->ngw);
+            connect_one(b, &b->p[i].s, b->p[i].sender, i % o->ngw, 2 * (uint64_t)i);
+            connect_one(b, &b->p[i].r, b->p[i].receiver, (i + 1) % o->ngw, 2 * (uint64_t)i + 1);
         }
         uv_timer_start(&b->tick, on_tick, 1, 1);
         uv_run(&b->loop, UV_RUN_DEFAULT);

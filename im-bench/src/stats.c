@@ -1,10 +1,12 @@
 /* stats.c — log-linear latency histograms and their percentiles.
  *
  * Values are nanoseconds. Below 64 each value has its own bucket; above, every power of
- * two is split into 32 buckets, so a bucket is at most 1/32 of its value wide. A
- * quantile is the middle of the bucket the rank falls in, clamped to the exact min/max. */
+ * two is split into 32 buckets, so a bucket is at most 1/32 of its value wide. The
+ * q-quantile is the value of nearest rank ceil(q * count) (p50 of 1..10 is 5, p99 of
+ * 1..100 is 99), taken as the middle of its bucket, clamped to the exact min/max. */
 #include "bench.h"
 
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -68,8 +70,8 @@ uint64_t bench_hist_quantile(const bench_hist_t *h, double q)
 {
     if (h->count == 0) return 0;
     if (q >= 1.0) return h->max;
-    uint64_t rank = (uint64_t)(q * (double)h->count);
-    if (rank < 1) rank = 1;
+    double x = ceil(q * (double)h->count - 1e-9);   /* the epsilon: 0.29 * 100 is 29.000000000000004 */
+    uint64_t rank = x < 1 ? 1 : (uint64_t)x;
     uint64_t seen = 0;
     for (unsigned i = 0; i < BENCH_HIST_BUCKETS; i++) {
         seen += h->b[i];
@@ -98,4 +100,21 @@ json_t *bench_hist_json(const bench_hist_t *h)
                      "p99_ms", (double)bench_hist_quantile(h, 0.99) / 1e6,
                      "p999_ms", (double)bench_hist_quantile(h, 0.999) / 1e6,
                      "max_ms", (double)h->max / 1e6);
+}
+
+json_t *bench_hist_json_full(const bench_hist_t *h)
+{
+    json_t *j = bench_hist_json(h), *buckets = json_array();
+    json_object_set_new(j, "p75_ms", json_real((double)bench_hist_quantile(h, 0.75) / 1e6));
+    json_object_set_new(j, "p95_ms", json_real((double)bench_hist_quantile(h, 0.95) / 1e6));
+    json_object_set_new(j, "p9999_ms", json_real((double)bench_hist_quantile(h, 0.9999) / 1e6));
+    for (unsigned i = 0; i < BENCH_HIST_BUCKETS; i++) {
+        if (h->b[i] == 0) continue;
+        uint64_t lo, hi;
+        bucket_range(i, &lo, &hi);
+        json_array_append_new(buckets, json_pack("[f, f, I]", (double)lo / 1e6, (double)(hi + 1) / 1e6,
+                                                 (json_int_t)h->b[i]));
+    }
+    json_object_set_new(j, "buckets", buckets);
+    return j;
 }
