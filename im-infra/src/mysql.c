@@ -1,7 +1,9 @@
 /* mysql.c — the pool and the prepared-statement executor.
  *
  * A pooled connection is an im_conn_t whose first member is the MYSQL handle, so the
- * MYSQL * callers hold leads back to its statement cache without a lookup. */
+ * MYSQL * callers hold leads back to its statement cache without a lookup. The cache is
+ * a list in recency order, at most stmt_cap long: a hit moves to the front, a miss past
+ * the cap closes the statement at the back (freeing it on the server too). */
 #include "im/mysql.h"
 #include "im/err.h"
 #include "im/log.h"
@@ -12,14 +14,19 @@
 #include <stdlib.h>
 
 typedef struct stmt_s {
-    struct stmt_s *next;
+    struct stmt_s *prev, *next;   /* recency list: most recently used first */
+    uint64_t hash;                /* of sql, to skip most string compares */
+    size_t len;
     char *sql;
     MYSQL_STMT *stmt;
 } stmt_t;
 
 typedef struct {
     MYSQL mysql;          /* first: (im_conn_t *)m */
-    stmt_t *stmts;        /* prepared statements of this connection */
+    stmt_t *head, *tail;  /* prepared statements of this connection */
+    int nstmts, stmt_cap;
+    MYSQL_BIND *binds;    /* parameter binds, grown to the most any statement took */
+    unsigned nbinds;
     int connected;
     int broken;           /* lost the server: reconnect on next acquire */
 } im_conn_t;
@@ -33,15 +40,39 @@ struct im_mysql_pool_s {
     int size;
 };
 
+static void unlink_stmt(im_conn_t *c, stmt_t *s)
+{
+    if (s->prev) s->prev->next = s->next;
+    else c->head = s->next;
+    if (s->next) s->next->prev = s->prev;
+    else c->tail = s->prev;
+    s->prev = s->next = NULL;
+}
+
+static void push_front(im_conn_t *c, stmt_t *s)
+{
+    s->prev = NULL;
+    s->next = c->head;
+    if (c->head) c->head->prev = s;
+    c->head = s;
+    if (c->tail == NULL) c->tail = s;
+}
+
+static void free_stmt(stmt_t *s)
+{
+    mysql_stmt_close(s->stmt);
+    im_free(s->sql);
+    im_free(s);
+}
+
 static void drop_stmts(im_conn_t *c)
 {
-    for (stmt_t *s = c->stmts, *n; s; s = n) {
+    for (stmt_t *s = c->head, *n; s; s = n) {
         n = s->next;
-        mysql_stmt_close(s->stmt);
-        im_free(s->sql);
-        im_free(s);
+        free_stmt(s);
     }
-    c->stmts = NULL;
+    c->head = c->tail = NULL;
+    c->nstmts = 0;
 }
 
 static void disconnect(im_conn_t *c)
@@ -86,6 +117,7 @@ im_mysql_pool_t *im_mysql_pool_new(const im_mysql_opts_t *o, int size)
     pthread_cond_init(&p->cond, NULL);
     for (int i = 0; i < p->size; i++) {
         im_conn_t *c = im_calloc(1, sizeof *c);
+        c->stmt_cap = o->stmt_cache > 0 ? o->stmt_cache : IM_MYSQL_STMT_CACHE;
         if (i == 0 && connect_conn(p, c) != IM_OK) {
             im_free(c);
             im_mysql_pool_free(p);
@@ -101,6 +133,7 @@ void im_mysql_pool_free(im_mysql_pool_t *p)
     if (p == NULL) return;
     for (int i = 0; i < p->nidle; i++) {
         disconnect(p->idle[i]);
+        im_free(p->idle[i]->binds);
         im_free(p->idle[i]);
     }
     im_free(p->idle);
@@ -134,22 +167,62 @@ void im_mysql_release(im_mysql_pool_t *p, MYSQL *m)
     pthread_mutex_unlock(&p->lock);
 }
 
+/* Error messages may quote values from clients: keep them to one printable line. */
+static void printable(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; src && src[i] && i + 1 < cap; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        dst[i] = ch < 0x20 || ch >= 0x7f || ch == '"' ? '?' : (char)ch;
+    }
+    dst[i] = '\0';
+}
+
+/* The server refused a value (strict mode) or, as a warning, changed one. */
+static int is_data_error(unsigned err)
+{
+    return err == ER_DATA_TOO_LONG || err == WARN_DATA_TRUNCATED ||
+           err == ER_WARN_DATA_OUT_OF_RANGE || err == ER_TRUNCATED_WRONG_VALUE ||
+           err == ER_TRUNCATED_WRONG_VALUE_FOR_FIELD || err == ER_BAD_NULL_ERROR ||
+           err == ER_WARN_NULL_TO_NOTNULL || err == ER_WRONG_VALUE_FOR_TYPE;
+}
+
 static int fail(im_conn_t *c, unsigned err, const char *what, const char *msg)
 {
     if (err == ER_DUP_ENTRY) return IM_EEXISTS;
     if (err == CR_SERVER_GONE_ERROR || err == CR_SERVER_LOST || err == CR_CONNECTION_ERROR ||
         err == ER_UNKNOWN_STMT_HANDLER || err == CR_COMMANDS_OUT_OF_SYNC)
         c->broken = 1;
-    IM_LOG_RATELIMITED(2, IM_LOG_WARN, "mysql.error", "op=%s errno=%u err=\"%s\"", what, err, msg);
-    return IM_EIO;
+    char text[256];
+    printable(text, sizeof text, msg);
+    IM_LOG_RATELIMITED(2, IM_LOG_WARN, "mysql.error", "op=%s errno=%u err=\"%s\"", what, err, text);
+    return is_data_error(err) ? IM_EINVAL : IM_EIO;
+}
+
+/* FNV-1a over the SQL text; sets *len. */
+static uint64_t sql_hash(const char *sql, size_t *len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const char *p = sql;
+    for (; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    *len = (size_t)(p - sql);
+    return h;
 }
 
 static MYSQL_STMT *prepared(im_conn_t *c, const char *sql, int *rc)
 {
-    for (stmt_t *s = c->stmts; s; s = s->next)
-        if (strcmp(s->sql, sql) == 0) return s->stmt;
+    size_t len;
+    uint64_t h = sql_hash(sql, &len);
+    for (stmt_t *s = c->head; s; s = s->next)
+        if (s->hash == h && s->len == len && memcmp(s->sql, sql, len) == 0) {
+            if (s != c->head) {
+                unlink_stmt(c, s);
+                push_front(c, s);
+            }
+            return s->stmt;
+        }
     MYSQL_STMT *st = mysql_stmt_init(&c->mysql);
-    if (st == NULL || mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)) != 0) {
+    if (st == NULL || mysql_stmt_prepare(st, sql, (unsigned long)len) != 0) {
         *rc = fail(c, st ? mysql_stmt_errno(st) : mysql_errno(&c->mysql), "prepare",
                    st ? mysql_stmt_error(st) : mysql_error(&c->mysql));
         if (st) mysql_stmt_close(st);
@@ -157,12 +230,57 @@ static MYSQL_STMT *prepared(im_conn_t *c, const char *sql, int *rc)
     }
     my_bool update_max = 1;
     mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH, &update_max);
-    stmt_t *s = im_malloc(sizeof *s);
-    s->sql = im_strdup(sql);
+    if (c->nstmts >= c->stmt_cap) {   /* evict the least recently used */
+        stmt_t *old = c->tail;
+        unlink_stmt(c, old);
+        free_stmt(old);
+        c->nstmts--;
+    }
+    stmt_t *s = im_calloc(1, sizeof *s);
+    s->hash = h;
+    s->len = len;
+    s->sql = im_strndup(sql, len);
     s->stmt = st;
-    s->next = c->stmts;
-    c->stmts = s;
+    push_front(c, s);
+    c->nstmts++;
     return st;
+}
+
+/* The connection's bind array, at least n long (contents undefined). */
+static MYSQL_BIND *binds(im_conn_t *c, unsigned n)
+{
+    if (n > c->nbinds) {
+        im_free(c->binds);
+        c->nbinds = n > 2 * c->nbinds ? n : 2 * c->nbinds;
+        c->binds = im_malloc(sizeof *c->binds * c->nbinds);
+    }
+    return c->binds;
+}
+
+/* The last statement raised warnings: SHOW WARNINGS names them. Notes and deprecated
+ * syntax (MySQL 8 warns about VALUES() in ON DUPLICATE KEY UPDATE) pass; any other
+ * warning means the server changed or dropped something we sent: IM_EINVAL. */
+static int check_warnings(im_conn_t *c)
+{
+    if (mysql_query(&c->mysql, "SHOW WARNINGS") != 0)
+        return fail(c, mysql_errno(&c->mysql), "show_warnings", mysql_error(&c->mysql));
+    MYSQL_RES *res = mysql_store_result(&c->mysql);
+    if (res == NULL) return fail(c, mysql_errno(&c->mysql), "show_warnings", mysql_error(&c->mysql));
+    int rc = IM_OK;
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res)) != NULL) {   /* Level, Code, Message */
+        unsigned code = row[1] ? (unsigned)strtoul(row[1], NULL, 10) : 0;
+        if ((row[0] && strcmp(row[0], "Note") == 0) || code == ER_WARN_DEPRECATED_SYNTAX) continue;
+        if (rc == IM_OK) {
+            char text[256];
+            printable(text, sizeof text, row[2]);
+            IM_LOG_RATELIMITED(2, IM_LOG_WARN, "mysql.warning", "level=%s errno=%u err=\"%s\"",
+                               row[0] ? row[0] : "?", code, text);
+        }
+        rc = IM_EINVAL;
+    }
+    mysql_free_result(res);
+    return rc;
 }
 
 static void bind_params(MYSQL_BIND *b, const im_mysql_param_t *params, unsigned n)
@@ -249,7 +367,7 @@ int im_mysql_exec(MYSQL *m, const char *sql, const im_mysql_param_t *params, uns
         im_error("mysql.param_count", "want=%lu got=%u", mysql_stmt_param_count(st), nparams);
         return IM_EINVAL;
     }
-    MYSQL_BIND pb[nparams ? nparams : 1];
+    MYSQL_BIND *pb = binds(c, nparams ? nparams : 1);
     bind_params(pb, params, nparams);
     if ((nparams && mysql_stmt_bind_param(st, pb) != 0) || mysql_stmt_execute(st) != 0)
         return fail(c, mysql_stmt_errno(st), "execute", mysql_stmt_error(st));
@@ -260,8 +378,11 @@ int im_mysql_exec(MYSQL *m, const char *sql, const im_mysql_param_t *params, uns
         mysql_free_result(meta);
         mysql_stmt_free_result(st);
     }
-    if (rc == IM_OK && affected) *affected = mysql_stmt_affected_rows(st);
-    if (rc == IM_OK && insert_id) *insert_id = mysql_stmt_insert_id(st);
+    uint64_t n = mysql_stmt_affected_rows(st), id = mysql_stmt_insert_id(st);
+    if (rc == IM_OK && mysql_stmt_warning_count(st) > 0)   /* counted up to the last row */
+        rc = check_warnings(c);
+    if (rc == IM_OK && affected) *affected = n;
+    if (rc == IM_OK && insert_id) *insert_id = id;
     return rc;
 }
 

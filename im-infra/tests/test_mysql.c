@@ -1,5 +1,7 @@
 /* test_mysql.c — the MySQL pool against a real MariaDB: prepared statements with SQL
- * metacharacters and 4-byte UTF-8, duplicate keys, NULLs, transactions, a shared pool. */
+ * metacharacters and 4-byte UTF-8, duplicate keys, NULLs, transactions, a shared pool,
+ * a bounded statement cache (server-side count and LRU order), values the server would
+ * truncate (strict-mode errors and warnings both fail), statements with many parameters. */
 #include "im/err.h"
 #include "im/log.h"
 #include "im/mysql.h"
@@ -35,6 +37,12 @@ static int count_row(void *ud, char **cols, unsigned long *lens, unsigned n)
     return 0;
 }
 
+static int count_row_at1(void *ud, char **cols, unsigned long *lens, unsigned n)   /* SHOW STATUS: name, value */
+{
+    *(long *)ud = atol(cols[1]);
+    return 0;
+}
+
 typedef struct {
     char name[64], note[64];
     int note_null;
@@ -62,6 +70,110 @@ static void *insert_50(void *arg)
         im_mysql_release(p, m);
     }
     return NULL;
+}
+
+/* A server status counter: Prepared_stmt_count (global) or Com_stmt_prepare (session). */
+static long status(MYSQL *m, const char *sql)
+{
+    long n = -1;
+    CHECK_INT(im_mysql_exec(m, sql, NULL, 0, count_row_at1, &n, NULL, NULL), IM_OK);
+    return n;
+}
+
+/* The cache keeps at most IM_MYSQL_STMT_CACHE statements per connection, however many
+ * texts go through it: the server's global count stays bounded. */
+static void stmt_cache_bounded(im_mysql_pool_t *p)
+{
+    MYSQL *m1 = im_mysql_acquire(p), *m2 = im_mysql_acquire(p);
+    for (int i = 0; i < 600; i++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "SELECT ? + %d", i);
+        im_mysql_param_t a[] = {IM_MP_I64(1)};
+        long v = -1;
+        CHECK_INT(im_mysql_exec(i % 2 ? m1 : m2, sql, a, 1, count_row, &v, NULL, NULL), IM_OK);
+        CHECK_INT(v, i + 1);
+    }
+    long n = status(m1, "SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'");
+    CHECK(n > 0);
+    CHECK(n <= 2 * IM_MYSQL_STMT_CACHE);
+    im_mysql_release(p, m2);
+    im_mysql_release(p, m1);
+}
+
+/* Eviction takes the least recently used: a statement used between every new text is
+ * never prepared again, one left idle is. */
+static void stmt_cache_lru(const im_mysql_opts_t *base)
+{
+    im_mysql_opts_t o = *base;
+    o.stmt_cache = 4;
+    im_mysql_pool_t *q = im_mysql_pool_new(&o, 1);
+    MYSQL *m = im_mysql_acquire(q);
+    const char *hot = "SELECT COUNT(*) FROM u", *count = "SHOW SESSION STATUS LIKE 'Com_stmt_prepare'";
+    long before = status(m, count), v;
+    for (int i = 0; i < 20; i++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "SELECT %d", i);
+        CHECK_INT(im_mysql_exec(m, sql, NULL, 0, count_row, &v, NULL, NULL), IM_OK);
+        CHECK_INT(v, i);
+        CHECK_INT(im_mysql_exec(m, hot, NULL, 0, NULL, NULL, NULL, NULL), IM_OK);
+    }
+    /* 20 texts + hot once + the status query again (evicted) */
+    CHECK_INT(status(m, count) - before, 22);
+    CHECK(status(m, "SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'") <= 2 * IM_MYSQL_STMT_CACHE + 4);
+    im_mysql_release(q, m);
+    im_mysql_pool_free(q);
+}
+
+/* A value that does not fit its column is an error, as a strict-mode error or as a
+ * warning in a lax sql_mode; ON DUPLICATE KEY UPDATE id = id counts 1 per new row and 0
+ * per duplicate; a SELECT whose warnings arrive after its rows fails too. */
+static void values_checked(MYSQL *m)
+{
+    CHECK_INT(im_mysql_exec(m, "CREATE TABLE w (id INT PRIMARY KEY, s VARCHAR(4) NOT NULL)", NULL, 0, NULL, NULL,
+                            NULL, NULL), IM_OK);
+    const char *ins = "INSERT INTO w (id, s) VALUES (?, ?), (?, ?) ON DUPLICATE KEY UPDATE id = id";
+    uint64_t affected = 99;
+    im_mysql_param_t ok[] = {IM_MP_I64(1), IM_MP_STR("abcd"), IM_MP_I64(2), IM_MP_STR("ab")};
+    CHECK_INT(im_mysql_exec(m, ins, ok, 4, NULL, NULL, &affected, NULL), IM_OK);
+    CHECK_INT(affected, 2);
+    im_mysql_param_t dup[] = {IM_MP_I64(1), IM_MP_STR("x"), IM_MP_I64(3), IM_MP_STR("y")};
+    CHECK_INT(im_mysql_exec(m, ins, dup, 4, NULL, NULL, &affected, NULL), IM_OK);
+    CHECK_INT(affected, 1);
+
+    im_mysql_param_t big[] = {IM_MP_I64(4), IM_MP_STR("ok"), IM_MP_I64(5), IM_MP_STR("toolong")};
+    CHECK_INT(im_mysql_exec(m, ins, big, 4, NULL, NULL, NULL, NULL), IM_EINVAL);   /* strict: error 1406 */
+    CHECK_INT(im_mysql_exec(m, "SET SESSION sql_mode = ''", NULL, 0, NULL, NULL, NULL, NULL), IM_OK);
+    CHECK_INT(im_mysql_begin(m), IM_OK);
+    CHECK_INT(im_mysql_exec(m, ins, big, 4, NULL, NULL, NULL, NULL), IM_EINVAL);   /* lax: warning 1265 */
+    CHECK_INT(im_mysql_rollback(m), IM_OK);
+    long n = -1;
+    CHECK_INT(im_mysql_exec(m, "SELECT COUNT(*) FROM w", NULL, 0, count_row, &n, NULL, NULL), IM_OK);
+    CHECK_INT(n, 3);                                  /* nothing truncated kept */
+    im_mysql_param_t s[] = {IM_MP_STR("12abc")};
+    CHECK_INT(im_mysql_exec(m, "SELECT CAST(? AS UNSIGNED)", s, 1, NULL, NULL, NULL, NULL), IM_EINVAL);
+    CHECK_INT(im_mysql_exec(m, "SET SESSION sql_mode = DEFAULT", NULL, 0, NULL, NULL, NULL, NULL), IM_OK);
+}
+
+/* One statement with 2,000 parameters: binds come from the heap, not the stack. */
+static void many_params(MYSQL *m)
+{
+    enum { ROWS = 1000 };
+    char *sql = im_malloc(64 + ROWS * 8), *q = sql;
+    im_mysql_param_t *a = im_calloc(2 * ROWS, sizeof *a);
+    char (*names)[16] = im_calloc(ROWS, sizeof *names);
+    q += sprintf(q, "INSERT INTO u (name, note) VALUES ");
+    for (int i = 0; i < ROWS; i++) {
+        q += sprintf(q, "%s(?, ?)", i ? "," : "");
+        snprintf(names[i], sizeof names[i], "many-%d", i);
+        a[2 * i] = IM_MP_STR(names[i]);
+        a[2 * i + 1] = IM_MP_NULL();
+    }
+    uint64_t affected = 0;
+    CHECK_INT(im_mysql_exec(m, sql, a, 2 * ROWS, NULL, NULL, &affected, NULL), IM_OK);
+    CHECK_INT(affected, ROWS);
+    im_free(names);
+    im_free(a);
+    im_free(sql);
 }
 
 int main(void)
@@ -114,7 +226,12 @@ int main(void)
     m = im_mysql_acquire(p);
     im_mysql_exec(m, "SELECT COUNT(*) FROM u", NULL, 0, count_row, &n, NULL, NULL);
     CHECK_INT(n, 202);
+    values_checked(m);
+    many_params(m);
     im_mysql_release(p, m);
+
+    stmt_cache_bounded(p);
+    stmt_cache_lru(&o);
 
     im_mysql_pool_free(p);
     im_test_kill(pid);

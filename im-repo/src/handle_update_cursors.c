@@ -23,9 +23,10 @@
 typedef struct {
     uint64_t user_id;
     const char *cid;
-    uint64_t delivered, read;     /* wanted */
-    int exists;                   /* has a user_conversations row */
-    uint64_t max_seq, old_delivered, old_read;
+    uint64_t want_delivered, want_read;   /* the most its items asked for */
+    int exists;                           /* has a user_conversations row */
+    uint64_t max_seq;                     /* of the conversation */
+    uint64_t delivered, read;             /* the row's positions: as read, then as written */
 } ckey_t;
 
 typedef struct {
@@ -48,8 +49,8 @@ static int row(void *ud, char **cols, unsigned long *lens, unsigned ncols)
     ckey_t *k = bsearch(&want, c->keys, c->k, sizeof *c->keys, by_key);
     if (k == NULL) return 0;   /* matched only by the column's collation */
     k->exists = 1;
-    k->old_delivered = repo_u64(cols[2]);
-    k->old_read = repo_u64(cols[3]);
+    k->delivered = repo_u64(cols[2]);
+    k->read = repo_u64(cols[3]);
     k->max_seq = repo_u64(cols[4]);
     return 0;
 }
@@ -57,15 +58,23 @@ static int row(void *ud, char **cols, unsigned long *lens, unsigned ncols)
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
+static ckey_t *find(ckey_t *keys, size_t nk, const Im__Repo__V1__UpdateCursorRequest *it)
+{
+    ckey_t want = {.user_id = it->user_id, .cid = it->conversation_id};
+    return bsearch(&want, keys, nk, sizeof *keys, by_key);
+}
+
 /* The chunk's keys: which exist, then the rows that move. */
 static int update_chunk(MYSQL *m, ckey_t *keys, size_t k)
 {
     static const repo_rows_sql_t read_sql = {
-        "SELECT uc.user_id, uc.conversation_id, uc.last_delivered_seq, uc.last_read_seq, COALESCE(c.max_seq, 0) "
-        "FROM user_conversations uc LEFT JOIN conversations c ON c.conversation_id = uc.conversation_id WHERE ",
+        "SELECT uc.user_id, uc.conversation_id, uc.last_delivered_seq, uc.last_read_seq, "
+        "COALESCE(c.max_seq, 0) FROM user_conversations uc "
+        "LEFT JOIN conversations c ON c.conversation_id = uc.conversation_id WHERE ",
         "(uc.user_id = ? AND uc.conversation_id = ?)", " OR ", "", 2};
     static const repo_rows_sql_t write_sql = {
-        "INSERT INTO user_conversations (user_id, conversation_id, last_delivered_seq, last_read_seq) VALUES ",
+        "INSERT INTO user_conversations (user_id, conversation_id, last_delivered_seq, "
+        "last_read_seq) VALUES ",
         "(?, ?, ?, ?)", ",",
         " ON DUPLICATE KEY UPDATE "
         "last_delivered_seq = GREATEST(last_delivered_seq, VALUES(last_delivered_seq)), "
@@ -81,14 +90,15 @@ static int update_chunk(MYSQL *m, ckey_t *keys, size_t k)
     for (size_t i = 0; rc == IM_OK && i < k; i++) {
         ckey_t *x = &keys[i];
         if (!x->exists) continue;
-        uint64_t read = min_u64(x->read, x->max_seq), delivered = max_u64(min_u64(x->delivered, x->max_seq), read);
-        if (delivered <= x->old_delivered && read <= x->old_read) continue;   /* nothing moves */
-        x->old_delivered = max_u64(x->old_delivered, delivered);
-        x->old_read = max_u64(x->old_read, read);
+        uint64_t read = min_u64(x->want_read, x->max_seq);
+        uint64_t delivered = max_u64(min_u64(x->want_delivered, x->max_seq), read);
+        if (delivered <= x->delivered && read <= x->read) continue;   /* nothing moves */
+        x->delivered = max_u64(x->delivered, delivered);
+        x->read = max_u64(x->read, read);
         p[4 * nw] = IM_MP_U64(x->user_id);
         p[4 * nw + 1] = IM_MP_STR(x->cid);
-        p[4 * nw + 2] = IM_MP_U64(x->old_delivered);
-        p[4 * nw + 3] = IM_MP_U64(x->old_read);
+        p[4 * nw + 2] = IM_MP_U64(x->delivered);
+        p[4 * nw + 3] = IM_MP_U64(x->read);
         nw++;
     }
     if (rc == IM_OK) rc = repo_exec_chunked(m, &write_sql, nw, p, NULL, NULL);
@@ -108,10 +118,10 @@ int repo_cursors_update(MYSQL *m, Im__Repo__V1__UpdateCursorRequest *const *item
     size_t nk = 0;   /* one key per (user, conversation) */
     for (size_t i = 0; i < n; i++)
         if (nk == 0 || by_key(&keys[nk - 1], &keys[i]) != 0) keys[nk++] = keys[i];
-    for (size_t i = 0; i < n; i++) {   /* what each key wants: the most of its items */
-        ckey_t *k = bsearch(&(ckey_t){items[i]->user_id, items[i]->conversation_id}, keys, nk, sizeof *keys, by_key);
-        k->delivered = max_u64(k->delivered, items[i]->seq);
-        if (items[i]->read) k->read = max_u64(k->read, items[i]->seq);
+    for (size_t i = 0; i < n; i++) {   /* a read is also a delivery */
+        ckey_t *k = find(keys, nk, items[i]);
+        k->want_delivered = max_u64(k->want_delivered, items[i]->seq);
+        if (items[i]->read) k->want_read = max_u64(k->want_read, items[i]->seq);
     }
     int rc = IM_OK;
     for (size_t off = 0, k; rc == IM_OK && off < nk; off += k) {
@@ -119,9 +129,9 @@ int repo_cursors_update(MYSQL *m, Im__Repo__V1__UpdateCursorRequest *const *item
         rc = update_chunk(m, &keys[off], k);
     }
     for (size_t i = 0; rc == IM_OK && i < n; i++) {
-        const ckey_t *k = bsearch(&(ckey_t){items[i]->user_id, items[i]->conversation_id}, keys, nk, sizeof *keys, by_key);
+        const ckey_t *k = find(keys, nk, items[i]);
         out[i]->forbidden = !k->exists;
-        out[i]->last_read_seq = k->exists ? k->old_read : 0;
+        out[i]->last_read_seq = k->exists ? k->read : 0;
     }
     im_free(keys);
     return rc;
