@@ -196,6 +196,7 @@ static int status_to_err(grpc_status_code code)
     case GRPC_STATUS_OK: return IM_OK;
     case GRPC_STATUS_DEADLINE_EXCEEDED: return IM_ETIMEOUT;
     case GRPC_STATUS_UNAVAILABLE: return IM_EUNAVAIL;
+    case GRPC_STATUS_INVALID_ARGUMENT: return IM_EINVAL;   /* retrying it cannot help */
     default: return IM_EIO;
     }
 }

@@ -20,24 +20,12 @@ static char *peer_frame(const char *op, const char *cid, uint64_t user, uint64_t
     return im_wire_dump(o);
 }
 
-void logic_cursors_handle(logic_t *l, Im__Mq__V1__Upstream **ups, size_t n)
+#define CURSORS_PER_CALL 8192   /* im-repo takes at most 65,536 per call */
+
+/* One UpdateCursors call for items[0..total), then the read receipts. */
+static void update(logic_t *l, Im__Repo__V1__UpdateCursorRequest *items, Im__Repo__V1__UpdateCursorRequest **ptrs,
+                   size_t total)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) total += ups[i]->n_cursors;
-    if (total == 0) return;
-    Im__Repo__V1__UpdateCursorRequest *items = im_calloc(total, sizeof *items);
-    Im__Repo__V1__UpdateCursorRequest **ptrs = im_calloc(total, sizeof *ptrs);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < ups[i]->n_cursors; j++, k++) {
-            const Im__Mq__V1__Cursor *c = ups[i]->cursors[j];
-            im__repo__v1__update_cursor_request__init(&items[k]);
-            items[k].user_id = c->user_id;
-            items[k].conversation_id = c->conversation_id;
-            items[k].seq = c->seq;
-            items[k].read = c->read;
-            ptrs[k] = &items[k];
-        }
     Im__Repo__V1__UpdateCursorsRequest req = IM__REPO__V1__UPDATE_CURSORS_REQUEST__INIT;
     req.n_items = total;
     req.items = ptrs;
@@ -68,6 +56,28 @@ void logic_cursors_handle(logic_t *l, Im__Mq__V1__Upstream **ups, size_t n)
         im_free(peers);
     }
     if (resp) protobuf_c_message_free_unpacked(resp, NULL);
+}
+
+void logic_cursors_handle(logic_t *l, Im__Mq__V1__Upstream **ups, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += ups[i]->n_cursors;
+    if (total == 0) return;
+    Im__Repo__V1__UpdateCursorRequest *items = im_calloc(total, sizeof *items);
+    Im__Repo__V1__UpdateCursorRequest **ptrs = im_calloc(total, sizeof *ptrs);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < ups[i]->n_cursors; j++, k++) {
+            const Im__Mq__V1__Cursor *c = ups[i]->cursors[j];
+            im__repo__v1__update_cursor_request__init(&items[k]);
+            items[k].user_id = c->user_id;
+            items[k].conversation_id = c->conversation_id;
+            items[k].seq = c->seq;
+            items[k].read = c->read;
+            ptrs[k] = &items[k];
+        }
+    for (size_t off = 0; off < total; off += CURSORS_PER_CALL)
+        update(l, items + off, ptrs + off, total - off < CURSORS_PER_CALL ? total - off : CURSORS_PER_CALL);
     im_free(items);
     im_free(ptrs);
 }

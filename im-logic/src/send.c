@@ -17,6 +17,7 @@
 #include <string.h>
 
 #define SEQ_CONFLICT_RETRIES 3
+#define MAX_CONTENT_BYTES 65535   /* messages.content is a TEXT */
 
 static void refuse(logic_send_t *it, const char *code, const char *msg)
 {
@@ -33,6 +34,7 @@ static void validate(logic_t *l, logic_send_t *it)
     else if (up->to_user == up->user_id) refuse(it, "invalid_argument", "cannot send to yourself");
     else if (up->type != 1 && up->type != 2 && up->type != 3) refuse(it, "invalid_argument", "unknown message type");
     else if (clen == 0) refuse(it, "invalid_argument", "empty content");
+    else if (clen > MAX_CONTENT_BYTES) refuse(it, "too_large", "content too long");
     else if (!im_utf8_valid(up->content, clen)) refuse(it, "invalid_argument", "content is not UTF-8");
     else if (im_utf8_chars(up->content, clen) > (size_t)IM_CFG_GET(l->cfg.max_content)) refuse(it, "too_large", "content too long");
     if (it->error) return;
@@ -144,6 +146,25 @@ static int save(logic_t *l, logic_send_t *items, size_t n, size_t *conflicts)
     return rc;
 }
 
+/* SaveMessages refused the batch as invalid (a value the database will not take): each
+ * item alone, and the ones refused again get an error instead of a retry forever. */
+static int save_each(logic_t *l, logic_send_t *items, size_t n, size_t *conflicts)
+{
+    *conflicts = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t c = 0;
+        int rc = save(l, &items[i], 1, &c);
+        if (rc == IM_EINVAL) {
+            im_warn("msg.unstorable", "user=%llu cmid=%s", (unsigned long long)items[i].up->user_id, items[i].up->cmid);
+            refuse(&items[i], "invalid_argument", "the message could not be stored");
+        } else if (rc != IM_OK) {
+            return rc;
+        }
+        *conflicts += c;
+    }
+    return IM_OK;
+}
+
 int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
 {
     for (size_t i = 0; i < n; i++) validate(l, &items[i]);
@@ -155,7 +176,9 @@ int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
     int round = 0;
     do {
         if ((rc = logic_seq_assign(l, items, n)) != IM_OK) return rc;
-        if ((rc = save(l, items, n, &conflicts)) != IM_OK) return rc;
+        rc = save(l, items, n, &conflicts);
+        if (rc == IM_EINVAL) rc = save_each(l, items, n, &conflicts);
+        if (rc != IM_OK) return rc;
     } while (conflicts && ++round < SEQ_CONFLICT_RETRIES);
     if (conflicts) return IM_EINTERNAL;
 
