@@ -31,13 +31,18 @@ def main():
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     c0 = c1 = None
     sent0 = sent1 = 0
+    last = None   # the latest progress line's snapshot: the window ends there if no drain shows
     for line in proc.stdout:
         sys.stdout.write(line)
         m = re.search(r"sent (\d+)", line)
         if c0 is None and "; sending" in line:
             c0 = server_cpu(run)
-        elif c0 is not None and c1 is None and m and "(draining)" in line:
-            c1, sent1 = server_cpu(run), int(m.group(1))
+        elif c0 is not None and c1 is None and m and line.startswith("im-bench:"):
+            last = (server_cpu(run), int(m.group(1)))
+            if "(draining)" in line:
+                c1, sent1 = last
+    if c1 is None and last is not None:
+        c1, sent1 = last
     rc = proc.wait()
     if c0 is not None and c1 is not None and sent1 > sent0:
         spent = {k: c1[k] - c0.get(k, 0) for k in c1}

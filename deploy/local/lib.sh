@@ -114,15 +114,18 @@ transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 log.retention.hours=24
+num.network.threads=${CIM_KAFKA_NET_THREADS:-3}
+num.io.threads=${CIM_KAFKA_IO_THREADS:-8}
 PROPS
     local tool=(java -Dlog4j.configuration="file:$LIB_ROOT/deploy/kafka/log4j.properties" -Dkafka.logs.dir="$dir" -cp "$KAFKA_LIB/*" kafka.tools.StorageTool)
     "${tool[@]}" format -t "$("${tool[@]}" random-uuid)" \
       -c "$dir/server.properties" >"$RUN/logs/kafka-format.log" 2>&1
   fi
-  # the JIT's full tiers (C2): the broker is the largest CPU user per message and runs
-  # for long (docs/BENCHMARKS.md); CIM_KAFKA_JVM adds flags (-XX:TieredStopAtLevel=1: C1 only)
+  # C1 only: with C2 the broker's compiler threads took a whole core for the first minutes
+  # of load (p50 30 ms instead of 6 ms at 200 msg/s, docs/BENCHMARKS.md); CIM_KAFKA_JVM
+  # replaces these JIT flags (e.g. CIM_KAFKA_JVM=" " for the default tiers on a long run)
   # shellcheck disable=SC2086
-  spawn kafka java -Xms256m -Xmx512m -XX:+UseSerialGC ${CIM_KAFKA_JVM:-} -Djava.awt.headless=true \
+  spawn kafka java -Xms256m -Xmx512m -XX:+UseSerialGC ${CIM_KAFKA_JVM:--XX:TieredStopAtLevel=1} -Djava.awt.headless=true \
     -Dlog4j.configuration="file:$LIB_ROOT/deploy/kafka/log4j.properties" -Dkafka.logs.dir="$dir" \
     -cp "$KAFKA_LIB/*" kafka.Kafka "$dir/server.properties"
   wait_until kafka 90 kcat -b "127.0.0.1:$port" -L -m 2

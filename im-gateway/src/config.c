@@ -41,6 +41,8 @@ const im_cfg_field_t gw_config_table[] = {
      IM_CFG_LIVE},
     {"kafka_brokers", IM_CFG_STR, offsetof(gw_config_t, kafka_brokers), "127.0.0.1:9092", 1, 0,
      "Kafka bootstrap brokers, host:port[,...]"},
+    {"up_queue_max", IM_CFG_INT, offsetof(gw_config_t, up_queue_max), "100000", 1, 10000000,
+     "Client ops waiting for Kafka (broker slow or down) before the next is answered `unavailable`"},
     {"redis_host", IM_CFG_STR, offsetof(gw_config_t, redis_host), "127.0.0.1", 1, 0,
      "Redis host (user_session:{uid})"},
     {"redis_port", IM_CFG_INT, offsetof(gw_config_t, redis_port), "6379", 1, 65535, "Redis port"},

@@ -71,6 +71,7 @@ typedef struct {
     int cursor_burst;
     int cursor_flush_ms;      /* acks/reads are coalesced this long */
     char *kafka_brokers;
+    int up_queue_max;         /* sends waiting for Kafka before the next is refused `unavailable` */
     char *redis_host;
     int redis_port;
 } gw_config_t;

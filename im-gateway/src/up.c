@@ -10,7 +10,8 @@
 
 int gw_up_start(gw_t *g)
 {
-    g->up = im_kafka_producer_new(g->cfg.kafka_brokers, g->gateway_id, NULL);
+    im_kafka_producer_opts_t opts = {.queue_max = g->cfg.up_queue_max};
+    g->up = im_kafka_producer_new(g->cfg.kafka_brokers, g->gateway_id, NULL, &opts);
     return g->up ? IM_OK : IM_EUNAVAIL;
 }
 

@@ -5,6 +5,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -43,8 +44,10 @@ static int set(rd_kafka_conf_t *conf, const char *k, const char *v)
 }
 
 im_kafka_producer_t *im_kafka_producer_new(const char *brokers, const char *client_id,
-                                           im_kafka_dr_fn dr_cb)
+                                           im_kafka_dr_fn dr_cb, const im_kafka_producer_opts_t *opts)
 {
+    char queue_max[24];
+    snprintf(queue_max, sizeof queue_max, "%d", opts && opts->queue_max > 0 ? opts->queue_max : 100000);
     im_kafka_producer_t *p = im_calloc(1, sizeof *p);
     p->dr_cb = dr_cb;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -53,6 +56,7 @@ im_kafka_producer_t *im_kafka_producer_new(const char *brokers, const char *clie
              /* linger 0: an idle producer sends at once; under load records still batch
               * while earlier requests are in flight (idempotence allows 5) */
              set(conf, "linger.ms", "0") | set(conf, "compression.type", "lz4") |
+             set(conf, "queue.buffering.max.messages", queue_max) |
              set(conf, "socket.nagle.disable", "true") |
              set(conf, "message.timeout.ms", "30000");
     if (rc != IM_OK) {

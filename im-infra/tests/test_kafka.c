@@ -38,7 +38,7 @@ int main(void)
     const char *brokers = rd_kafka_mock_cluster_bootstraps(mc);
     rd_kafka_mock_topic_create(mc, "t", 1, 1);
 
-    im_kafka_producer_t *p = im_kafka_producer_new(brokers, "test", NULL);
+    im_kafka_producer_t *p = im_kafka_producer_new(brokers, "test", NULL, NULL);
     for (int i = 0; i < 10; i++) {
         char v[16];
         snprintf(v, sizeof v, "m%d", i);

@@ -14,7 +14,7 @@ static int start(logic_t *l)
     im_daemon_watch_config(&l->daemon, logic_config_table, &l->cfg);
     im_password_init(l->cfg.hash_concurrency);
     l->redis = im_redis_pool_new(l->cfg.redis_host, l->cfg.redis_port, l->cfg.redis_pool, 2000);
-    l->producer = im_kafka_producer_new(l->cfg.kafka_brokers, l->daemon.instance, NULL);
+    l->producer = im_kafka_producer_new(l->cfg.kafka_brokers, l->daemon.instance, NULL, NULL);
     if (l->producer == NULL) return IM_EUNAVAIL;
     int worker;
     int rc = im_etcd_snowflake_worker(l->daemon.etcd, l->daemon.instance, l->cfg.common.lease_ttl_s, &worker);

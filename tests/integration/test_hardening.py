@@ -240,3 +240,47 @@ def test_sigterm_during_rest_calls_and_pushes_exits_zero(hard):
     # and the sessions it held were removed on the way out
     assert infra.redis("HLEN", "user_session:%d" % a.user_id) == "0"
     assert "AddressSanitizer" not in gw.log_text()
+
+
+def test_full_kafka_queue_answers_unavailable_at_once_and_the_socket_stays_served(hard):
+    infra = hard["infra"]
+    gw = infra.start("im-gateway", "hgw-q", CIM_SEND_RATE=100000, CIM_SEND_BURST=100000, CIM_UP_QUEUE_MAX=5)
+    wait_for("gateway ready", lambda: http("GET", gw.url + "/api/ping")[0] == 200)
+    a, b = Client(gw.url, uname("qa")), Client(hard["gw"].url, uname("qb"))
+    a.connect()
+    b.connect()
+    first = a.send(b.user_id, "before the stop")       # the gateway's consumer is in its group
+    a.expect("sent", where=lambda f: f["cmid"] == first, timeout=30)
+    kafka = int(open(os.path.join(infra.run, "pids", "kafka.pid")).read())
+    os.kill(kafka, signal.SIGSTOP)                  # the broker hangs: nothing is delivered
+    try:
+        cmids = [a.send(b.user_id, "queued %d" % i) for i in range(40)]
+        refused = [a.expect("error", timeout=5) for _ in range(35)]   # 5 fit in the queue
+        assert all(e["code"] == "unavailable" for e in refused)
+        a.send_json({"op": "ping"})
+        a.expect("pong", timeout=5)                 # the service thread never blocked
+    finally:
+        os.kill(kafka, signal.SIGCONT)
+    acks = {}
+    pending = [e["cmid"] for e in refused]
+    deadline = time.time() + 60
+    while len(acks) < 40 and time.time() < deadline:  # as a client does: resend what was refused
+        for cmid in pending:
+            a.send(b.user_id, "queued again", cmid=cmid)
+        pending = []
+        try:
+            f = a.frames.get(timeout=1)
+        except Exception:  # noqa: BLE001 - queue.Empty: nothing yet
+            continue
+        if f.get("op") == "sent":
+            acks[f["cmid"]] = f
+        elif f.get("op") == "error" and f.get("code") == "unavailable":
+            time.sleep(0.1)
+            pending.append(f["cmid"])
+    assert sorted(acks) == sorted(cmids)
+    cid = cid_of(a.user_id, b.user_id)
+    assert sorted(f["seq"] for f in acks.values()) == list(range(2, 42))   # contiguous after the first
+    assert infra.sql("SELECT COUNT(*) FROM messages WHERE conversation_id = '%s'" % cid) == [["41"]]
+    a.close()
+    b.close()
+    infra.stop(gw)

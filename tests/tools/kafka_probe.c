@@ -19,7 +19,7 @@
 static int produce(const char *brokers, const char *topic, int n, const char *prefix)
 {
     if (im_kafka_topic_ensure(brokers, topic, 2, 15000) != IM_OK) return 1;
-    im_kafka_producer_t *p = im_kafka_producer_new(brokers, "kafka-probe", NULL);
+    im_kafka_producer_t *p = im_kafka_producer_new(brokers, "kafka-probe", NULL, NULL);
     for (int i = 0; i < n; i++) {
         char key[32], val[128];
         snprintf(key, sizeof key, "k-%d", i);

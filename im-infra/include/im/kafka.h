@@ -15,8 +15,14 @@ typedef struct im_kafka_producer_s im_kafka_producer_t;
 /* Runs on the producer's poll thread with the opaque given to send. */
 typedef void (*im_kafka_dr_fn)(void *opaque, int err /* IM_OK or IM_EIO */);
 
+typedef struct {
+    int queue_max;   /* records waiting in the local queue before a send is refused; 0 = 100,000 */
+} im_kafka_producer_opts_t;
+
+/* opts may be NULL (defaults). linger.ms is 0: an idle producer sends at once and a busy
+ * one batches while its earlier requests are in flight (measured in docs/BENCHMARKS.md). */
 im_kafka_producer_t *im_kafka_producer_new(const char *brokers, const char *client_id,
-                                           im_kafka_dr_fn dr_cb);
+                                           im_kafka_dr_fn dr_cb, const im_kafka_producer_opts_t *opts);
 /* Copies key and payload; traceparent (NULL or "" for none) goes in the header
  * `traceparent`. Waits briefly when the local queue is full; IM_EUNAVAIL if it stays full. */
 int im_kafka_producer_send(im_kafka_producer_t *p, const char *topic, const void *key,
