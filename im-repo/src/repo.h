@@ -115,8 +115,6 @@ uint64_t repo_u64(const char *s);    /* NULL -> 0 */
 /* ---- access.c: who may read a conversation ---- */
 /* IM_OK if user_id takes part in conversation cid, IM_EFORBIDDEN if not. */
 int repo_can_read(repo_t *r, MYSQL *m, uint64_t user_id, const char *cid);
-/* Single chat `s_{a}_{b}`: sets the two users; IM_EINVAL if cid is not one. */
-int repo_single_members(const char *cid, uint64_t *a, uint64_t *b);
 
 /* ---- hot.c: the hot_messages:{cid} ZSET (recent messages, score = seq) ---- */
 void repo_hot_add(repo_t *r, Im__Common__V1__Message *const *msgs, size_t n);
