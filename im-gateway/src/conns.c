@@ -128,8 +128,11 @@ int gw_conn_write(gw_t *g, gw_conn_t *c)
 
 void gw_conns_deliver(gw_t *g, gw_push_t *p)
 {
+    int64_t now = im_clock_wall_us();
     for (size_t k = 0; k < p->rec->n_deliveries; k++) {
         const Im__Mq__V1__Delivery *d = p->rec->deliveries[k];
+        if (d->produced_us) im_metric_observe_us(g->m_hop_down, now - d->produced_us);
+        if (d->received_us) im_metric_observe_us(g->m_hop_total, now - d->received_us);
         gw_frame_t *f = gw_frame_new(d->frame.data, d->frame.len);
         f->refs++;
         size_t delivered = 0;

@@ -219,6 +219,8 @@ struct gw_s {
     im_metric_t *m_sends;     /* sends produced upstream */
     im_metric_t *m_pushed;    /* frames written to clients */
     im_metric_t *m_dropped;   /* connections dropped for a full outbox */
+    im_metric_t *m_hop_down;  /* histogram: logic produced -> this gateway consumed */
+    im_metric_t *m_hop_total; /* histogram: a gateway read the send -> frame queued here */
 };
 
 /* ---- config.c ---- */

@@ -28,7 +28,7 @@ void gw_up_init(gw_t *g, gw_conn_t *c, const char *op, Im__Mq__V1__Upstream *up)
     up->conn_id = c->id;
     up->user_id = c->user->id;
     up->op = (char *)op;
-    up->received_at = im_clock_wall_ms();
+    up->received_us = im_clock_wall_us();
 }
 
 int gw_up_send(gw_t *g, const Im__Mq__V1__Upstream *u, const char *key, const char *trace)

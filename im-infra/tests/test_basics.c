@@ -115,12 +115,23 @@ static void test_admin(void)
     im_metric_t *m = im_metric_new(IM_METRIC_COUNTER, "cim_test_events_total", "test events");
     im_metric_add(m, 41);
     im_metric_add(m, 1);
+    im_metric_t *h = im_metric_new(IM_METRIC_HISTOGRAM, "cim_test_hop_seconds", "test hop");
+    im_metric_observe_us(h, 300);      /* in le=0.0005 */
+    im_metric_observe_us(h, 1000);     /* exactly on le=0.001 */
+    im_metric_observe_us(h, 9000000);  /* past every bound */
     im_admin_t *a = im_admin_start("127.0.0.1", 0, health, &down);
     CHECK(a != NULL);
     char buf[8192];
     CHECK_INT(http_get(im_admin_port(a), "/healthz", buf, sizeof buf), 200);
     CHECK_INT(http_get(im_admin_port(a), "/metrics", buf, sizeof buf), 200);
     CHECK(strstr(buf, "cim_test_events_total 42") != NULL);
+    CHECK(strstr(buf, "# TYPE cim_test_hop_seconds histogram") != NULL);
+    CHECK(strstr(buf, "cim_test_hop_seconds_bucket{le=\"0.00025\"} 0\n") != NULL);
+    CHECK(strstr(buf, "cim_test_hop_seconds_bucket{le=\"0.0005\"} 1\n") != NULL);
+    CHECK(strstr(buf, "cim_test_hop_seconds_bucket{le=\"0.001\"} 2\n") != NULL);
+    CHECK(strstr(buf, "cim_test_hop_seconds_bucket{le=\"5\"} 2\n") != NULL);
+    CHECK(strstr(buf, "cim_test_hop_seconds_bucket{le=\"+Inf\"} 3\n") != NULL);
+    CHECK(strstr(buf, "cim_test_hop_seconds_sum 9.001300\ncim_test_hop_seconds_count 3\n") != NULL);
     CHECK(strstr(buf, "process_resident_memory_bytes") != NULL);
     down = 1;
     CHECK_INT(http_get(im_admin_port(a), "/healthz", buf, sizeof buf), 503);

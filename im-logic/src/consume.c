@@ -4,6 +4,7 @@
  * the rest don't). Sends go through send.c together; all `cursors` records (coalesced
  * acks and reads) in one UpdateCursors call (cursor.c); typing is relayed. If the send pipeline fails (im-repo or Redis down) the same batch is retried
  * with backoff, never skipped; offsets are stored only once it went through. */
+#include "im/clock.h"
 #include "im/log.h"
 #include "im/names.h"
 #include "logic.h"
@@ -14,6 +15,7 @@
 /* 1 if the batch went through, 0 if stopping cut it short. */
 static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
 {
+    int64_t consumed_us = im_clock_wall_us();
     logic_send_t *sends = im_calloc(n, sizeof *sends);
     Im__Mq__V1__Upstream **cursors = im_calloc(n, sizeof *cursors);
     size_t ns = 0, nc = 0;
@@ -27,6 +29,7 @@ static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
             continue;
         }
         if (strcmp(up->op, "send") == 0) {
+            if (up->received_us) im_metric_observe_us(l->m_hop_up, consumed_us - up->received_us);
             im__common__v1__message__init(&sends[ns].msg);
             sends[ns].up = up;
             sends[ns].partition = recs[i].partition;
@@ -55,6 +58,8 @@ static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
         usleep((useconds_t)backoff_ms * 1000);
         if (backoff_ms < 2000) backoff_ms *= 2;
     }
+    int64_t spent_us = im_clock_wall_us() - consumed_us;
+    for (size_t i = 0; done && i < ns; i++) im_metric_observe_us(l->m_hop_logic, spent_us);
     if (done) logic_cursors_handle(l, cursors, nc);   /* after the sends: they may carry the acked seqs */
     for (size_t i = 0; i < nc; i++) im__mq__v1__upstream__free_unpacked(cursors[i], NULL);
     for (size_t i = 0; i < ns; i++) im__mq__v1__upstream__free_unpacked(sends[i].up, NULL);
@@ -90,6 +95,10 @@ int logic_consume_start(logic_t *l)
     l->m_rejected = im_metric_new(IM_METRIC_COUNTER, "cim_logic_refused_total", "Sends refused");
     l->m_pushed = im_metric_new(IM_METRIC_COUNTER, "cim_logic_downstream_total", "Downstream records produced");
     l->m_offline = im_metric_new(IM_METRIC_COUNTER, "cim_logic_offline_tasks_total", "Offline-push tasks produced");
+    l->m_hop_up = im_metric_new(IM_METRIC_HISTOGRAM, "cim_hop_upstream_seconds",
+                                "A gateway read a send -> logic consumed it (one Kafka hop)");
+    l->m_hop_logic = im_metric_new(IM_METRIC_HISTOGRAM, "cim_hop_logic_seconds",
+                                   "Logic consumed a send -> its frames produced (dedup, seq, commit, push)");
     im_u64map_init(&l->known_users);
     im_kafka_topic_ensure(l->cfg.kafka_brokers, IM_TOPIC_UPSTREAM, l->cfg.upstream_partitions, 10000);
     im_kafka_topic_ensure(l->cfg.kafka_brokers, IM_TOPIC_TASK, 4, 10000);

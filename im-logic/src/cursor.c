@@ -49,7 +49,7 @@ static void update(logic_t *l, Im__Repo__V1__UpdateCursorRequest *items, Im__Rep
             if (peers[i] == 0) continue;
             const char *f = logic_out_keep(&out, peer_frame("receipt", items[i].conversation_id, items[i].user_id,
                                                             r->results[i]->last_read_seq));
-            logic_push_user(l, &out, &s, peers[i], 0, f, "");
+            logic_push_user(l, &out, &s, peers[i], 0, f, "", 0);
         }
         logic_out_flush(l, &out);
         logic_sessions_free(&s);
@@ -91,7 +91,7 @@ void logic_typing_handle(logic_t *l, const Im__Mq__V1__Upstream *up, const char 
     logic_out_t out;
     logic_out_init(&out);
     const char *f = logic_out_keep(&out, peer_frame("typing", up->conversation_id, up->user_id, 0));
-    logic_push_user(l, &out, &s, peer, 0, f, trace);
+    logic_push_user(l, &out, &s, peer, 0, f, trace, 0);
     logic_out_flush(l, &out);
     logic_sessions_free(&s);
 }

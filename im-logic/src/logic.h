@@ -77,6 +77,8 @@ typedef struct {
     im_metric_t *m_rejected;        /* sends refused (bad input, unknown user) */
     im_metric_t *m_pushed;          /* downstream records produced */
     im_metric_t *m_offline;         /* offline-push tasks produced */
+    im_metric_t *m_hop_up;          /* histogram: a gateway read the send -> logic consumed it */
+    im_metric_t *m_hop_logic;       /* histogram: logic consumed a send -> its frames produced */
     pthread_mutex_t gw_lock;        /* guards the live gateway list */
     char **gw_live;                 /* instance ids of registered gateways */
     size_t gw_nlive;
@@ -152,7 +154,7 @@ void logic_out_init(logic_out_t *o);
 const char *logic_out_keep(logic_out_t *o, char *frame);   /* takes ownership of frame */
 /* A delivery of frame (kept by o, or outliving the flush) to a user or one connection. */
 void logic_out_add(logic_out_t *o, const char *gateway_id, uint64_t user_id, uint64_t conn_id,
-                   uint64_t except_conn, const char *frame, const char *trace);
+                   uint64_t except_conn, const char *frame, const char *trace, int64_t received_us);
 void logic_out_flush(logic_t *l, logic_out_t *o);           /* produces, then empties o */
 
 /* ---- push.c ---- */
@@ -170,7 +172,7 @@ void logic_push_message(logic_t *l, logic_out_t *o, const logic_sessions_t *s, c
 /* A frame to every connection of user_id (but except_conn, 0 for none) found in s;
  * returns on how many gateways. */
 size_t logic_push_user(logic_t *l, logic_out_t *o, const logic_sessions_t *s, uint64_t user_id,
-                       uint64_t except_conn, const char *frame, const char *trace);
+                       uint64_t except_conn, const char *frame, const char *trace, int64_t received_us);
 
 /* ---- frame.c: client frames (JSON) ---- */
 char *logic_frame_message(const Im__Common__V1__Message *m);     /* {"op":"msg",...}; im_free */

@@ -3,6 +3,7 @@
  * The pipeline adds deliveries (a frame for a user, or one connection, on a gateway) as it
  * answers each item; flush produces one record per gateway holding all of its deliveries
  * in order, so a batch costs one Kafka record per gateway instead of one per frame. */
+#include "im/clock.h"
 #include "im/log.h"
 #include "im/names.h"
 #include "logic.h"
@@ -46,7 +47,7 @@ static logic_out_gw_t *gateway(logic_out_t *o, const char *id)
 }
 
 void logic_out_add(logic_out_t *o, const char *gateway_id, uint64_t user_id, uint64_t conn_id,
-                   uint64_t except_conn, const char *frame, const char *trace)
+                   uint64_t except_conn, const char *frame, const char *trace, int64_t received_us)
 {
     logic_out_gw_t *g = gateway(o, gateway_id);
     if (g->n == g->cap) {
@@ -70,13 +71,16 @@ void logic_out_add(logic_out_t *o, const char *gateway_id, uint64_t user_id, uin
     x->d.frame.data = (uint8_t *)frame;
     x->d.frame.len = strlen(frame);
     x->d.trace = (char *)(trace ? trace : "");
+    x->d.received_us = received_us;
     g->deliveries[g->n++] = &x->d;
 }
 
 void logic_out_flush(logic_t *l, logic_out_t *o)
 {
+    int64_t now = im_clock_wall_us();
     for (size_t i = 0; i < o->ngws; i++) {
         logic_out_gw_t *g = &o->gws[i];
+        for (size_t k = 0; k < g->n; k++) g->deliveries[k]->produced_us = now;
         Im__Mq__V1__Downstream rec = IM__MQ__V1__DOWNSTREAM__INIT;
         rec.n_deliveries = g->n;
         rec.deliveries = g->deliveries;

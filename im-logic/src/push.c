@@ -79,18 +79,18 @@ static const redisReply *session_of(const logic_sessions_t *s, uint64_t uid)
 }
 
 size_t logic_push_user(logic_t *l, logic_out_t *o, const logic_sessions_t *s, uint64_t user_id,
-                       uint64_t except_conn, const char *frame, const char *trace)
+                       uint64_t except_conn, const char *frame, const char *trace, int64_t received_us)
 {
     const char *gws[MAX_GATEWAYS];
     size_t n = gateways_of(l, session_of(s, user_id), except_conn, gws, MAX_GATEWAYS);
-    for (size_t i = 0; i < n; i++) logic_out_add(o, gws[i], user_id, 0, except_conn, frame, trace);
+    for (size_t i = 0; i < n; i++) logic_out_add(o, gws[i], user_id, 0, except_conn, frame, trace, received_us);
     return n;
 }
 
 static void to_conn(logic_out_t *o, const logic_send_t *it, char *frame)
 {
     logic_out_add(o, it->up->gateway_id, it->up->user_id, it->up->conn_id, 0, logic_out_keep(o, frame),
-                  it->trace);
+                  it->trace, it->up->received_us);
 }
 
 void logic_push_sent(logic_out_t *o, const logic_send_t *it)
@@ -126,9 +126,9 @@ void logic_push_message(logic_t *l, logic_out_t *o, const logic_sessions_t *s, c
 {
     const char *frame = logic_out_keep(o, logic_frame_message(&it->msg));
     uint64_t to = it->up->to_user;
-    if (logic_push_user(l, o, s, to, 0, frame, it->trace) == 0) offline_task(l, it, to);
+    if (logic_push_user(l, o, s, to, 0, frame, it->trace, it->up->received_us) == 0) offline_task(l, it, to);
     im_debug("push.queued", "user=%llu cid=%s seq=%llu", (unsigned long long)to, it->cid,
              (unsigned long long)it->msg.seq);
     /* the sender's other connections */
-    logic_push_user(l, o, s, it->up->user_id, it->up->conn_id, frame, it->trace);
+    logic_push_user(l, o, s, it->up->user_id, it->up->conn_id, frame, it->trace, 0);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 int64_t im_clock_wall_ms(void);
+int64_t im_clock_wall_us(void);   /* per-hop stamps between processes of one box */
 int64_t im_clock_mono_ms(void);
 int64_t im_clock_mono_us(void);
 

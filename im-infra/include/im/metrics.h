@@ -1,20 +1,22 @@
 /* metrics.h — process-wide Prometheus counters and gauges, and the admin HTTP port.
  *
- * Counters are registered once at start (im_metric_new) and bumped lock-free from any
- * thread. The admin server is one thread answering `GET /healthz` and `GET /metrics`. */
+ * Counters, gauges and latency histograms are registered once at start (im_metric_new) and
+ * updated lock-free from any thread. The admin server is one thread answering `GET /healthz` and `GET /metrics`. */
 #ifndef IM_METRICS_H
 #define IM_METRICS_H
 
 #include <stdint.h>
 
-typedef enum { IM_METRIC_COUNTER, IM_METRIC_GAUGE } im_metric_kind_t;
+typedef enum { IM_METRIC_COUNTER, IM_METRIC_GAUGE, IM_METRIC_HISTOGRAM } im_metric_kind_t;
 typedef struct im_metric_s im_metric_t;
 
 /* name must be a Prometheus name (cim_... ); the registry keeps the pointer (use literals). */
 im_metric_t *im_metric_new(im_metric_kind_t kind, const char *name, const char *help);
 void im_metric_add(im_metric_t *m, int64_t n);
 void im_metric_set(im_metric_t *m, int64_t v);
-int64_t im_metric_get(const im_metric_t *m);
+int64_t im_metric_get(const im_metric_t *m);   /* a histogram: its count */
+/* A histogram of durations (fixed buckets from 0.25 ms to 5 s, rendered in seconds). */
+void im_metric_observe_us(im_metric_t *m, int64_t us);
 
 /* Prometheus text exposition of every metric plus process_resident_memory_bytes,
  * process_cpu_seconds_total and process_open_fds. Caller frees. */
