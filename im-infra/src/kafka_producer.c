@@ -54,8 +54,10 @@ im_kafka_producer_t *im_kafka_producer_new(const char *brokers, const char *clie
     int rc = set(conf, "bootstrap.servers", brokers) | set(conf, "client.id", client_id) |
              set(conf, "acks", "all") | set(conf, "enable.idempotence", "true") |
              /* linger 0: an idle producer sends at once; under load records still batch
-              * while earlier requests are in flight (idempotence allows 5) */
-             set(conf, "linger.ms", "0") | set(conf, "compression.type", "lz4") |
+              * while earlier requests are in flight (idempotence allows 5). No compression:
+              * records are a few hundred bytes, and lz4 cost CPU on both sides and ~3 ms
+              * of p50 at 200 msg/s (docs/BENCHMARKS.md) */
+             set(conf, "linger.ms", "0") | set(conf, "compression.type", "none") |
              set(conf, "queue.buffering.max.messages", queue_max) |
              set(conf, "socket.nagle.disable", "true") |
              set(conf, "message.timeout.ms", "30000");
