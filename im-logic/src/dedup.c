@@ -11,10 +11,8 @@
 /* Value: "{msg_id} {seq} {created_at}", built with snprintf and passed as one argument
  * (hiredis splits its format string on spaces); seq.c reads it. Duplicates found by
  * MySQL are cached too, so their next retry stops at Redis. */
-void logic_dedup_store(logic_t *l, logic_send_t *items, size_t n)
+size_t logic_dedup_append(logic_t *l, redisContext *c, const logic_send_t *items, size_t n)
 {
-    redisContext *c = im_redis_acquire(l->redis);
-    if (c == NULL) return;
     size_t asked = 0;
     int ttl = IM_CFG_GET(l->cfg.dedup_ttl_s);
     for (size_t i = 0; i < n; i++) {
@@ -26,10 +24,5 @@ void logic_dedup_store(logic_t *l, logic_send_t *items, size_t n)
                            items[i].up->cmid, value, ttl);
         asked++;
     }
-    int rc = IM_OK;
-    for (size_t k = 0; k < asked && rc != IM_EIO; k++) {
-        redisReply *r;
-        if ((rc = im_redis_reply(c, &r, "dedup.set")) == IM_OK) freeReplyObject(r);
-    }
-    im_redis_release(l->redis, c, rc == IM_EIO);
+    return asked;
 }

@@ -10,12 +10,12 @@
  *
  *   Send path (one record = one client `send`):
  *     im-upstream-topic -> [consume] consume.c -> send.c:
- *        validate + recipient exists (im-repo GetUsers)
- *        -> dedup.c   msg_dedup:{uid}:{cmid} hit? ack again, stop
- *        -> seq.c     INCR conv_seq:{cid} (re-seeded from MySQL under a lock if missing)
+ *        validate + recipient exists (cache, else im-repo GetUsers)
+ *        -> seq.c     one script per item: msg_dedup:{uid}:{cmid} hit? ack again, stop;
+ *                     else INCR conv_seq:{cid} (re-seeded from MySQL under a lock if missing)
  *        -> snowflake msg id
  *        -> im-repo SaveMessages (one transaction per batch)   persist before push
- *        -> dedup.c   cache the outcome
+ *        -> dedup.c   cache the outcome, with push.c's session reads in the same pipeline
  *        -> push.c    `sent` to the sender's connection, `msg` to every connection of
  *                     the recipient and the sender's other ones
  *        -> out.c     one Downstream record per gateway per batch
@@ -123,7 +123,8 @@ void logic_consume_stop(logic_t *l);
 int logic_send_batch(logic_t *l, logic_send_t *items, size_t n);
 
 /* ---- dedup.c (the lookup is in seq.c's script) ---- */
-void logic_dedup_store(logic_t *l, logic_send_t *items, size_t n);
+/* Appends the SETs of a committed batch to pipeline c; returns how many replies to read. */
+size_t logic_dedup_append(logic_t *l, redisContext *c, const logic_send_t *items, size_t n);
 
 /* ---- send.c helpers ---- */
 /* Still to be given a seq: not refused, not a duplicate, no seq yet. */
@@ -165,6 +166,11 @@ typedef struct {
     size_t n;
 } logic_sessions_t;
 void logic_sessions_load(logic_t *l, logic_sessions_t *s, const uint64_t *uids, size_t n);
+/* The same in parts, to share a pipeline: the distinct users, their HGETALLs appended to
+ * c, then their replies read (IM_EIO if the connection failed). */
+void logic_sessions_prepare(logic_sessions_t *s, const uint64_t *uids, size_t n);
+void logic_sessions_append(redisContext *c, const logic_sessions_t *s);
+int logic_sessions_read(redisContext *c, logic_sessions_t *s);
 void logic_sessions_free(logic_sessions_t *s);
 void logic_push_sent(logic_out_t *o, const logic_send_t *it);
 void logic_push_error(logic_out_t *o, const logic_send_t *it);

@@ -43,7 +43,7 @@ static size_t gateways_of(logic_t *l, const redisReply *r, uint64_t except_conn,
     return n;
 }
 
-void logic_sessions_load(logic_t *l, logic_sessions_t *s, const uint64_t *uids, size_t n)
+void logic_sessions_prepare(logic_sessions_t *s, const uint64_t *uids, size_t n)
 {
     s->uids = im_calloc(n ? n : 1, sizeof *s->uids);
     s->replies = im_calloc(n ? n : 1, sizeof *s->replies);
@@ -51,16 +51,32 @@ void logic_sessions_load(logic_t *l, logic_sessions_t *s, const uint64_t *uids, 
     for (size_t i = 0; i < n; i++) {   /* distinct users */
         size_t k = 0;
         while (k < s->n && s->uids[k] != uids[i]) k++;
-        if (k == s->n) s->uids[s->n++] = uids[i];
+        if (k == s->n && uids[i]) s->uids[s->n++] = uids[i];
     }
-    redisContext *c = s->n ? im_redis_acquire(l->redis) : NULL;
-    if (c == NULL) return;   /* nobody looks online: offline pushes, and sync covers the rest */
+}
+
+void logic_sessions_append(redisContext *c, const logic_sessions_t *s)
+{
     for (size_t i = 0; i < s->n; i++)
         redisAppendCommand(c, "HGETALL " IM_KEY_USER_SESSION, (unsigned long long)s->uids[i]);
+}
+
+int logic_sessions_read(redisContext *c, logic_sessions_t *s)
+{
     int rc = IM_OK;
     for (size_t i = 0; i < s->n && rc != IM_EIO; i++)
         rc = im_redis_reply(c, (redisReply **)&s->replies[i], "sessions.load");
-    im_redis_release(l->redis, c, rc == IM_EIO);
+    return rc;
+}
+
+/* A user whose hash could not be read looks offline: an offline push, and sync covers the rest. */
+void logic_sessions_load(logic_t *l, logic_sessions_t *s, const uint64_t *uids, size_t n)
+{
+    logic_sessions_prepare(s, uids, n);
+    redisContext *c = s->n ? im_redis_acquire(l->redis) : NULL;
+    if (c == NULL) return;
+    logic_sessions_append(c, s);
+    im_redis_release(l->redis, c, logic_sessions_read(c, s) == IM_EIO);
 }
 
 void logic_sessions_free(logic_sessions_t *s)

@@ -2,7 +2,7 @@
  *
  * validate -> recipients exist (a cache, else one GetUsers) -> dedup lookup + seq +
  * snowflake id (one pipeline) -> SaveMessages (one call, one transaction) -> dedup store
- * (one pipeline) -> sessions (one pipeline) -> ack + push (one record per gateway).
+ * and sessions (one pipeline) -> ack + push (one record per gateway).
  * Round trips per batch, not per message. Nothing is acked or pushed before
  * its row is committed. An error before the commit returns non-OK and the caller
  * retries the batch (already stored items then come back as duplicates). */
@@ -165,6 +165,32 @@ static int save_each(logic_t *l, logic_send_t *items, size_t n, size_t *conflict
     return IM_OK;
 }
 
+/* One pipelined round trip after the commit: the dedup outcomes are cached and the
+ * sessions of the users to push to are read. */
+static void after_commit(logic_t *l, const logic_send_t *items, size_t n, logic_sessions_t *sessions)
+{
+    uint64_t *uids = im_calloc(2 * n, sizeof *uids);
+    size_t nu = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!items[i].error && !items[i].duplicate) {
+            uids[nu++] = items[i].up->to_user;
+            uids[nu++] = items[i].up->user_id;
+        }
+    logic_sessions_prepare(sessions, uids, nu);
+    im_free(uids);
+    redisContext *c = im_redis_acquire(l->redis);
+    if (c == NULL) return;   /* no cache write (MySQL still dedups); everyone looks offline */
+    size_t sets = logic_dedup_append(l, c, items, n);
+    logic_sessions_append(c, sessions);
+    int rc = IM_OK;
+    for (size_t k = 0; k < sets && rc != IM_EIO; k++) {
+        redisReply *r;
+        if ((rc = im_redis_reply(c, &r, "dedup.set")) == IM_OK) freeReplyObject(r);
+    }
+    if (rc != IM_EIO) rc = logic_sessions_read(c, sessions);
+    im_redis_release(l->redis, c, rc == IM_EIO);
+}
+
 int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
 {
     for (size_t i = 0; i < n; i++) validate(l, &items[i]);
@@ -192,17 +218,8 @@ int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
             items[i].msg.seq = first->msg.seq;
             items[i].msg.created_at = first->msg.created_at;
         }
-    logic_dedup_store(l, items, n);
-    uint64_t *uids = im_calloc(2 * n, sizeof *uids);
-    size_t nu = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!items[i].error && !items[i].duplicate) {
-            uids[nu++] = items[i].up->to_user;
-            uids[nu++] = items[i].up->user_id;
-        }
     logic_sessions_t sessions;
-    logic_sessions_load(l, &sessions, uids, nu);
-    im_free(uids);
+    after_commit(l, items, n, &sessions);
     logic_out_t out;
     logic_out_init(&out);
     for (size_t i = 0; i < n; i++) {
