@@ -159,18 +159,24 @@ static void sweep(lws_sorted_usec_list_t *sul)
 {
     gw_t *g = lws_container_of(sul, gw_t, sweep_timer);
     if (g->stopping) return;   /* lws may run a ripe timer while it is being destroyed */
-    int64_t now = im_clock_mono_ms(), limit = now - (int64_t)IM_CFG_GET(g->cfg.heartbeat_s) * 2500;
+    int64_t heartbeat_ms = (int64_t)IM_CFG_GET(g->cfg.heartbeat_s) * 1000;
+    int64_t now = im_clock_mono_ms(), limit = now - heartbeat_ms * 5 / 2;
+    int all = gw_session_lost(g);
     for (size_t i = 0; i < g->conns.cap; i++) {
         if (!IM_U64MAP_LIVE(&g->conns, i)) continue;
         gw_conn_t *c = g->conns.vals[i];
-        if (c->last_seen_ms >= limit || c->closing) continue;
-        im_info("ws.heartbeat_timeout", "user=%llu conn=%llx", (unsigned long long)c->user->id,
-                (unsigned long long)c->id);
-        c->closing = 1;
-        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"heartbeat timeout", 17);
-        lws_callback_on_writable(c->wsi);
+        if (c->closing) continue;
+        if (c->last_seen_ms < limit) {
+            im_info("ws.heartbeat_timeout", "user=%llu conn=%llx", (unsigned long long)c->user->id,
+                    (unsigned long long)c->id);
+            c->closing = 1;
+            lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"heartbeat timeout", 17);
+            lws_callback_on_writable(c->wsi);
+        } else if (all || now - c->asserted_ms >= heartbeat_ms) {   /* session.c: re-assert */
+            c->asserted_ms = now;
+            gw_session_post(g, 1, c->user->id, c->id);
+        }
     }
-    gw_session_reassert(g, now);
     lws_sul_schedule(g->lws, 0, &g->sweep_timer, sweep, LWS_US_PER_SEC);
 }
 

@@ -8,12 +8,6 @@
 
 #include <stdio.h>
 
-static void wake_lws(void *ud)
-{
-    gw_t *g = ud;
-    lws_cancel_service(g->lws);
-}
-
 static void *down_main(void *arg)
 {
     gw_t *g = arg;
@@ -39,7 +33,7 @@ int gw_down_start(gw_t *g)
     char topic[160], group[160];
     snprintf(topic, sizeof topic, IM_TOPIC_DOWNSTREAM_FMT, g->gateway_id);
     snprintf(group, sizeof group, IM_GROUP_GATEWAY_FMT, g->gateway_id);
-    im_queue_init(&g->inbox, wake_lws, g);
+    im_queue_init(&g->inbox, gw_server_wake, g);
     if (im_kafka_topic_ensure(g->cfg.kafka_brokers, topic, 1, 15000) != IM_OK)
         im_warn("down.topic_unconfirmed", "topic=%s", topic);
     const char *topics[] = {topic};

@@ -230,6 +230,8 @@ extern const im_cfg_field_t gw_config_table[];
 int gw_server_start(gw_t *g);   /* binds the client port; nothing is served yet */
 void gw_server_run(gw_t *g);    /* starts [S]: connections are accepted from now on */
 void gw_server_stop(gw_t *g);      /* stops [S]; the lws context stays */
+/* The wake-up of the queues [S] consumes (any thread; until they are closed). */
+void gw_server_wake(void *ud /* gw_t */);
 void gw_server_destroy(gw_t *g);   /* closes every connection: after every waker stopped */
 
 /* ---- http.c: REST requests on [S] ---- */
@@ -317,8 +319,8 @@ void gw_push_free(gw_push_t *p);
 int gw_session_start(gw_t *g);     /* clears this gateway's stale sessions, starts [R] */
 void gw_session_stop(gw_t *g);     /* after lws is gone: drains, so every open gets its close */
 void gw_session_post(gw_t *g, int open, uint64_t user_id, uint64_t conn_id);   /* [S] */
-/* [S], from the sweep: re-posts sessions due for their periodic re-assert, or all of them
- * if [R] found that Redis lost them. */
-void gw_session_reassert(gw_t *g, int64_t now_ms);
+/* [S], once per sweep: 1 if [R] found that Redis lost this gateway's sessions (every
+ * connection's session is then posted again), else 0. Clears the flag. */
+int gw_session_lost(gw_t *g);
 
 #endif

@@ -14,12 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void wake_lws(void *ud)
-{
-    gw_t *g = ud;
-    lws_cancel_service(g->lws);   /* the one lws call that is safe off [S] */
-}
-
 static void *worker_main(void *arg)
 {
     gw_t *g = arg;
@@ -47,7 +41,7 @@ static void *worker_main(void *arg)
 void gw_jobs_start(gw_t *g)
 {
     im_queue_init(&g->todo, NULL, NULL);
-    im_queue_init(&g->done, wake_lws, g);
+    im_queue_init(&g->done, gw_server_wake, g);
     g->nworkers = g->cfg.workers;
     g->workers = im_calloc((size_t)g->nworkers, sizeof *g->workers);
     for (int i = 0; i < g->nworkers; i++) pthread_create(&g->workers[i], NULL, worker_main, g);

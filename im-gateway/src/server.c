@@ -119,6 +119,12 @@ int gw_server_start(gw_t *g)
     return IM_OK;
 }
 
+void gw_server_wake(void *ud)
+{
+    gw_t *g = ud;
+    lws_cancel_service(g->lws);   /* the one lws call that is safe off [S] */
+}
+
 void gw_server_run(gw_t *g)
 {
     pthread_create(&g->lws_thread, NULL, service_main, g);

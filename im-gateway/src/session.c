@@ -3,9 +3,9 @@
  *
  * The gateway holds the truth; Redis converges to it:
  *   - open: HSET + EXPIRE (3 heartbeats); close: HDEL. Applied in order, pipelined.
- *   - every connection's field is re-asserted once per heartbeat (gw_session_reassert on
- *     [S], spread over the period as connections opened), so the key lives while any of
- *     the user's connections does and a lost write heals itself;
+ *   - every connection's field is re-asserted once per heartbeat (by the sweep on [S],
+ *     conns.c, spread over the period as connections opened), so the key lives while any
+ *     of the user's connections does and a lost write heals itself;
  *   - a marker, gateway_sessions:{gateway_id} with the same expiry, is checked every
  *     second: if it is gone, Redis lost our sessions (restart, FLUSHALL, eviction) and
  *     every field is re-asserted at once;
@@ -127,7 +127,7 @@ static void clear_stale(gw_t *g)
     size_t removed = 0;
     int rc = IM_OK;
     do {
-        redisReply *scan = redisCommand(c, "SCAN %s MATCH user_session:* COUNT 1000", cursor);
+        redisReply *scan = redisCommand(c, "SCAN %s MATCH " IM_KEY_USER_SESSION_MATCH " COUNT 1000", cursor);
         if (scan == NULL || scan->type != REDIS_REPLY_ARRAY || scan->elements != 2) {
             if (scan) freeReplyObject(scan);
             rc = IM_EIO;
@@ -184,15 +184,7 @@ void gw_session_post(gw_t *g, int open, uint64_t user_id, uint64_t conn_id)
     if (im_queue_push(&g->sess, &s->node) != IM_OK) im_free(s);
 }
 
-void gw_session_reassert(gw_t *g, int64_t now_ms)
+int gw_session_lost(gw_t *g)
 {
-    int all = __atomic_exchange_n(&g->sess_reassert, 0, __ATOMIC_ACQ_REL);
-    int64_t period = (int64_t)IM_CFG_GET(g->cfg.heartbeat_s) * 1000;
-    for (size_t i = 0; i < g->conns.cap; i++) {
-        if (!IM_U64MAP_LIVE(&g->conns, i)) continue;
-        gw_conn_t *c = g->conns.vals[i];
-        if (c->closing || (!all && now_ms - c->asserted_ms < period)) continue;
-        c->asserted_ms = now_ms;
-        gw_session_post(g, 1, c->user->id, c->id);
-    }
+    return __atomic_exchange_n(&g->sess_reassert, 0, __ATOMIC_ACQ_REL);
 }

@@ -167,17 +167,6 @@ void im_mysql_release(im_mysql_pool_t *p, MYSQL *m)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Error messages may quote values from clients: keep them to one printable line. */
-static void printable(char *dst, size_t cap, const char *src)
-{
-    size_t i = 0;
-    for (; src && src[i] && i + 1 < cap; i++) {
-        unsigned char ch = (unsigned char)src[i];
-        dst[i] = ch < 0x20 || ch >= 0x7f || ch == '"' ? '?' : (char)ch;
-    }
-    dst[i] = '\0';
-}
-
 /* The server refused a value (strict mode) or, as a warning, changed one. */
 static int is_data_error(unsigned err)
 {
@@ -193,9 +182,8 @@ static int fail(im_conn_t *c, unsigned err, const char *what, const char *msg)
     if (err == CR_SERVER_GONE_ERROR || err == CR_SERVER_LOST || err == CR_CONNECTION_ERROR ||
         err == ER_UNKNOWN_STMT_HANDLER || err == CR_COMMANDS_OUT_OF_SYNC)
         c->broken = 1;
-    char text[256];
-    printable(text, sizeof text, msg);
-    IM_LOG_RATELIMITED(2, IM_LOG_WARN, "mysql.error", "op=%s errno=%u err=\"%s\"", what, err, text);
+    /* msg may quote a client's value: im_log escapes it */
+    IM_LOG_RATELIMITED(2, IM_LOG_WARN, "mysql.error", "op=%s errno=%u err=\"%.200s\"", what, err, msg ? msg : "");
     return is_data_error(err) ? IM_EINVAL : IM_EIO;
 }
 
@@ -272,10 +260,8 @@ static int check_warnings(im_conn_t *c)
         unsigned code = row[1] ? (unsigned)strtoul(row[1], NULL, 10) : 0;
         if ((row[0] && strcmp(row[0], "Note") == 0) || code == ER_WARN_DEPRECATED_SYNTAX) continue;
         if (rc == IM_OK) {
-            char text[256];
-            printable(text, sizeof text, row[2]);
-            IM_LOG_RATELIMITED(2, IM_LOG_WARN, "mysql.warning", "level=%s errno=%u err=\"%s\"",
-                               row[0] ? row[0] : "?", code, text);
+            IM_LOG_RATELIMITED(2, IM_LOG_WARN, "mysql.warning", "level=%s errno=%u err=\"%.200s\"",
+                               row[0] ? row[0] : "?", code, row[2] ? row[2] : "");
         }
         rc = IM_EINVAL;
     }

@@ -2,8 +2,9 @@
  *
  * A batch is up to batch_max records that are already waiting (the first poll blocks,
  * the rest don't). Sends go through send.c together; all `cursors` records (coalesced
- * acks and reads) in one UpdateCursors call (cursor.c); typing is relayed. If the send pipeline fails (im-repo or Redis down) the same batch is retried
- * with backoff, never skipped; offsets are stored only once it went through. */
+ * acks and reads) in one UpdateCursors call (cursor.c); typing is relayed. If the send
+ * pipeline fails (im-repo or Redis down) the same batch is retried with backoff, never
+ * skipped; offsets are stored only once it went through. */
 #include "im/clock.h"
 #include "im/log.h"
 #include "im/names.h"

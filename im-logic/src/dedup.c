@@ -9,8 +9,20 @@
 #include <stdio.h>
 
 /* Value: "{msg_id} {seq} {created_at}", built with snprintf and passed as one argument
- * (hiredis splits its format string on spaces); seq.c reads it. Duplicates found by
- * MySQL are cached too, so their next retry stops at Redis. */
+ * (hiredis splits its format string on spaces), parsed back by logic_dedup_parse (for
+ * seq.c's script reply). Duplicates found by MySQL are cached too, so their next retry
+ * stops at Redis. */
+int logic_dedup_parse(const char *value, Im__Common__V1__Message *msg)
+{
+    unsigned long long id, seq;
+    long long at;
+    if (sscanf(value, "%llu %llu %lld", &id, &seq, &at) != 3) return IM_EINVAL;
+    msg->msg_id = id;
+    msg->seq = seq;
+    msg->created_at = at;
+    return IM_OK;
+}
+
 size_t logic_dedup_append(logic_t *l, redisContext *c, const logic_send_t *items, size_t n)
 {
     size_t asked = 0;

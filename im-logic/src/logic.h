@@ -123,6 +123,8 @@ void logic_consume_stop(logic_t *l);
 int logic_send_batch(logic_t *l, logic_send_t *items, size_t n);
 
 /* ---- dedup.c (the lookup is in seq.c's script) ---- */
+/* A cached outcome back into msg (msg_id, seq, created_at); IM_EINVAL if malformed. */
+int logic_dedup_parse(const char *value, Im__Common__V1__Message *msg);
 /* Appends the SETs of a committed batch to pipeline c; returns how many replies to read. */
 size_t logic_dedup_append(logic_t *l, redisContext *c, const logic_send_t *items, size_t n);
 

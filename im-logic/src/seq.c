@@ -71,13 +71,8 @@ static int seed(logic_t *l, const char *cid, int only_if_missing)
 /* One item's script reply: a dedup hit, a seq, or -1 (counter missing). */
 static int take(logic_t *l, logic_send_t *it, const redisReply *r, size_t *left)
 {
-    unsigned long long id, seq;
-    long long at;
-    if (r->type == REDIS_REPLY_STRING && sscanf(r->str, "%llu %llu %lld", &id, &seq, &at) == 3) {
+    if (r->type == REDIS_REPLY_STRING && logic_dedup_parse(r->str, &it->msg) == IM_OK) {
         it->duplicate = 1;
-        it->msg.msg_id = id;
-        it->msg.seq = seq;
-        it->msg.created_at = at;
     } else if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
         it->msg.seq = (uint64_t)r->integer;
         it->msg.msg_id = im_snowflake_next(&l->ids);
@@ -88,6 +83,14 @@ static int take(logic_t *l, logic_send_t *it, const redisReply *r, size_t *left)
         return IM_EPROTO;
     }
     return IM_OK;
+}
+
+/* 1 if an earlier item still without a seq is in the same conversation (seeded once). */
+static int seeded_before(const logic_send_t *items, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (logic_send_needs_seq(&items[j]) && strcmp(items[j].cid, items[i].cid) == 0) return 1;
+    return 0;
 }
 
 /* One pipelined round: every item still without a seq is either found in the dedup cache
@@ -120,7 +123,7 @@ static int assign_round(logic_t *l, logic_send_t *items, size_t n, size_t *left)
     im_free(asked_items);
     im_redis_release(l->redis, c, rc != IM_OK);
     for (size_t i = 0; rc == IM_OK && i < n; i++)
-        if (logic_send_needs_seq(&items[i])) rc = seed(l, items[i].cid, 1);
+        if (logic_send_needs_seq(&items[i]) && !seeded_before(items, i)) rc = seed(l, items[i].cid, 1);
     return rc;
 }
 

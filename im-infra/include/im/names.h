@@ -15,6 +15,7 @@
 /* Redis keys */
 #define IM_KEY_USER_INFO "user_info:%llu"                /* HASH: nickname, avatar_url, username */
 #define IM_KEY_USER_SESSION "user_session:%llu"          /* HASH: conn_id (hex) -> gateway_id; EXPIRE */
+#define IM_KEY_USER_SESSION_MATCH "user_session:*"       /* SCAN pattern of the key above */
 #define IM_KEY_GATEWAY_SESSIONS "gateway_sessions:%s"    /* STRING EX: a gateway's sessions are in Redis */
 #define IM_KEY_CONV_SEQ "conv_seq:%s"                    /* STRING: last allocated seq */
 #define IM_KEY_CONV_SEQ_LOCK "conv_seq_lock:%s"          /* STRING NX PX: re-seed lock */
