@@ -11,12 +11,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 import websocket
 
-from client import Client, cid_of
+from client import Client, cid_of, uname
 from cluster import http, wait_for
-
-
-def uname(prefix):
-    return "%s_%s" % (prefix, uuid.uuid4().hex[:8])
 
 
 class Webhook:
@@ -49,11 +45,9 @@ def chat(infra):
     hook = Webhook()
     infra.start("im-repo", "repo-1")
     logics = [infra.start("im-logic", "logic-%d" % i, CIM_BATCH_MAX=64) for i in (1, 2)]
-    gws = [infra.start("im-gateway", "gw-%d" % i, CIM_SEND_RATE=100000, CIM_SEND_BURST=100000,
-                       CIM_MAX_FRAME=4096, CIM_HEARTBEAT_S=30) for i in (1, 2)]
+    gws = [infra.start_gateway("gw-%d" % i, CIM_SEND_RATE=100000, CIM_SEND_BURST=100000,
+                               CIM_MAX_FRAME=4096, CIM_HEARTBEAT_S=30) for i in (1, 2)]
     infra.start("im-task", "task-1", CIM_PUSH_PROVIDER="webhook", CIM_WEBHOOK_URL=hook.url)
-    for g in gws:
-        wait_for("gateway ready", lambda g=g: http("GET", g.url + "/api/ping")[0] == 200)
     yield {"infra": infra, "gws": gws, "logics": logics, "hook": hook}
     infra.stop_daemons()
     hook.close()
@@ -294,8 +288,7 @@ def test_bad_input_gets_error_codes_and_connection_stays(chat):
 
 def test_rate_limit_refuses_without_producing(chat):
     infra = chat["infra"]
-    gw = infra.start("im-gateway", "gw-rl", CIM_SEND_RATE=1, CIM_SEND_BURST=3)
-    wait_for("gateway ready", lambda: http("GET", gw.url + "/api/ping")[0] == 200)
+    gw = infra.start_gateway("gw-rl", CIM_SEND_RATE=1, CIM_SEND_BURST=3)
     a, b = Client(gw.url, uname("rl_a")), Client(gw.url, uname("rl_b"))
     a.connect()
     for i in range(6):

@@ -6,19 +6,14 @@ Run once against an ASan build too (CIM_BUILD=build-cfg-asan): every test checks
 daemons' logs for sanitizer reports."""
 import threading
 import time
-import uuid
 
 import pytest
 
-from client import Client, cid_of
+from client import Client, cid_of, uname
 from cluster import http, wait_for
 
 # memory errors (ASan) and undefined behaviour (UBSan); leaks at exit are another matter
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:")
-
-
-def uname(prefix):
-    return "%s_%s" % (prefix, uuid.uuid4().hex[:8])
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +23,7 @@ def svc(infra):
         infra.etcd.delete("/im/config/" + key)       # nothing left over from another run
     repo = infra.start("im-repo", "repo-1")
     logic = infra.start("im-logic", "logic-1", CIM_BATCH_MAX=64)
-    gw = infra.start("im-gateway", "gw-1", CIM_SEND_RATE=100000, CIM_SEND_BURST=100000)
-    wait_for("gateway ready", lambda: http("GET", gw.url + "/api/ping")[0] == 200)
+    gw = infra.start_gateway("gw-1", CIM_SEND_RATE=100000, CIM_SEND_BURST=100000)
     svc = {"infra": infra, "repo": repo, "logic": logic, "gw": gw, "started": [repo, logic, gw]}
     yield svc
     infra.stop_daemons()

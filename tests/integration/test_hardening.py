@@ -12,21 +12,16 @@ import uuid
 
 import pytest
 
-from client import Client, cid_of
+from client import Client, cid_of, uname
 from cluster import http, wait_for
-
-
-def uname(prefix):
-    return "%s_%s" % (prefix, uuid.uuid4().hex[:8])
 
 
 @pytest.fixture(scope="module")
 def hard(infra):
     infra.start("im-repo", "hrepo-1")
     logic = infra.start("im-logic", "hlogic-1")
-    gw = infra.start("im-gateway", "hgw-1", CIM_SEND_RATE=100000, CIM_SEND_BURST=100000,
-                     CIM_CURSOR_RATE=100000, CIM_CURSOR_BURST=100000)
-    wait_for("gateway ready", lambda: http("GET", gw.url + "/api/ping")[0] == 200)
+    gw = infra.start_gateway("hgw-1", CIM_SEND_RATE=100000, CIM_SEND_BURST=100000,
+                             CIM_CURSOR_RATE=100000, CIM_CURSOR_BURST=100000)
     yield {"infra": infra, "gw": gw, "logic": logic}
     infra.stop_daemons()
 
@@ -179,8 +174,7 @@ def test_flushall_sessions_come_back_and_pushes_are_live(hard):
 
 def test_ack_and_read_are_rate_limited(hard):
     infra = hard["infra"]
-    gw = infra.start("im-gateway", "hgw-rl", CIM_CURSOR_RATE=5, CIM_CURSOR_BURST=5)
-    wait_for("gateway ready", lambda: http("GET", gw.url + "/api/ping")[0] == 200)
+    gw = infra.start_gateway("hgw-rl", CIM_CURSOR_RATE=5, CIM_CURSOR_BURST=5)
     a = Client(gw.url, uname("rl"))
     a.connect()
     for i in range(30):
@@ -193,8 +187,7 @@ def test_ack_and_read_are_rate_limited(hard):
 
 def test_sigterm_during_rest_calls_and_pushes_exits_zero(hard):
     infra = hard["infra"]
-    gw = infra.start("im-gateway", "hgw-term", CIM_SEND_RATE=100000, CIM_SEND_BURST=100000)
-    wait_for("gateway ready", lambda: http("GET", gw.url + "/api/ping")[0] == 200)
+    gw = infra.start_gateway("hgw-term", CIM_SEND_RATE=100000, CIM_SEND_BURST=100000)
     a, b = Client(gw.url, uname("ta")), Client(gw.url, uname("tb"))
     a.connect()
     b.connect()
@@ -244,8 +237,7 @@ def test_sigterm_during_rest_calls_and_pushes_exits_zero(hard):
 
 def test_full_kafka_queue_answers_unavailable_at_once_and_the_socket_stays_served(hard):
     infra = hard["infra"]
-    gw = infra.start("im-gateway", "hgw-q", CIM_SEND_RATE=100000, CIM_SEND_BURST=100000, CIM_UP_QUEUE_MAX=5)
-    wait_for("gateway ready", lambda: http("GET", gw.url + "/api/ping")[0] == 200)
+    gw = infra.start_gateway("hgw-q", CIM_SEND_RATE=100000, CIM_SEND_BURST=100000, CIM_UP_QUEUE_MAX=5)
     a, b = Client(gw.url, uname("qa")), Client(hard["gw"].url, uname("qb"))
     a.connect()
     b.connect()

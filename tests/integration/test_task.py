@@ -5,12 +5,11 @@ import json
 import re
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from client import Client
+from client import Client, uname
 from cluster import http, wait_for
 
 PUSH_ATTEMPTS = 10
@@ -20,10 +19,6 @@ HANG_S = 1.5                             # a "hanging" answer comes after the ti
 TASK_ENV = dict(CIM_PUSH_PROVIDER="webhook", CIM_PUSH_ATTEMPTS=PUSH_ATTEMPTS,
                 CIM_PUSH_BACKOFF_MS=BACKOFF_MS, CIM_PUSH_BACKOFF_MAX_MS=BACKOFF_MAX_MS,
                 CIM_WEBHOOK_TIMEOUT_MS=TIMEOUT_MS, CIM_PUSH_WORKERS=2)
-
-
-def uname(prefix):
-    return "%s_%s" % (prefix, uuid.uuid4().hex[:8])
 
 
 class Webhook:
@@ -82,10 +77,9 @@ def task(infra):
     hook = Webhook()
     infra.start("im-repo", "tk-repo-1")
     logic = infra.start("im-logic", "tk-logic-1")
-    gw = infra.start("im-gateway", "tk-gw-1", CIM_LOG_LEVEL="debug", CIM_SEND_RATE=100000,
-                     CIM_SEND_BURST=100000)
+    gw = infra.start_gateway("tk-gw-1", CIM_LOG_LEVEL="debug", CIM_SEND_RATE=100000,
+                             CIM_SEND_BURST=100000)
     tk = infra.start("im-task", "tk-task-1", CIM_WEBHOOK_URL=hook.url, **TASK_ENV)
-    wait_for("gateway ready", lambda: http("GET", gw.url + "/api/ping")[0] == 200)
     ctx = {"infra": infra, "hook": hook, "gw": gw, "logic": logic, "task": tk}
     yield ctx
     infra.stop_daemons()

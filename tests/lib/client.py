@@ -102,5 +102,10 @@ class Client:
             after_seq = page[-1]["seq"]
 
 
+def uname(prefix):
+    """A username no other test has taken."""
+    return "%s_%s" % (prefix, uuid.uuid4().hex[:8])
+
+
 def cid_of(a, b):
     return "s_%d_%d" % (min(a, b), max(a, b))

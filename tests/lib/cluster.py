@@ -174,6 +174,12 @@ class Cluster:
         self.daemons.append(d)
         return d
 
+    def start_gateway(self, instance, **env):
+        """A gateway, once it answers /api/ping through logic and repo."""
+        gw = self.start("im-gateway", instance, **env)
+        wait_for("gateway ready", lambda: http("GET", gw.url + "/api/ping")[0] == 200)
+        return gw
+
     def stop(self, d):
         d.stop()
         self.daemons.remove(d)
