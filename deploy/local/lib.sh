@@ -121,11 +121,13 @@ PROPS
     "${tool[@]}" format -t "$("${tool[@]}" random-uuid)" \
       -c "$dir/server.properties" >"$RUN/logs/kafka-format.log" 2>&1
   fi
-  # C1 only: with C2 the broker's compiler threads took a whole core for the first minutes
-  # of load (p50 30 ms instead of 6 ms at 200 msg/s, docs/BENCHMARKS.md); CIM_KAFKA_JVM
-  # replaces these JIT flags (e.g. CIM_KAFKA_JVM=" " for the default tiers on a long run)
+  # The JIT: the default tiers (C2) for a cluster that runs for a while. Once warm (a minute
+  # or two of load) the broker takes half the CPU per request it takes on C1 alone, and the
+  # p50 at 1,000 msg/s is 13-18 ms instead of 80-100 ms (docs/BENCHMARKS.md); while C2
+  # compiles, its threads take most of a core. Short runs (the test suites) pass
+  # CIM_KAFKA_JVM=-XX:TieredStopAtLevel=1, C1 only, which is at full speed at once.
   # shellcheck disable=SC2086
-  spawn kafka java -Xms256m -Xmx512m -XX:+UseSerialGC ${CIM_KAFKA_JVM:--XX:TieredStopAtLevel=1} -Djava.awt.headless=true \
+  spawn kafka java -Xms256m -Xmx512m -XX:+UseSerialGC ${CIM_KAFKA_JVM:-} -Djava.awt.headless=true \
     -Dlog4j.configuration="file:$LIB_ROOT/deploy/kafka/log4j.properties" -Dkafka.logs.dir="$dir" \
     -cp "$KAFKA_LIB/*" kafka.Kafka "$dir/server.properties"
   wait_until kafka 90 kcat -b "127.0.0.1:$port" -L -m 2
