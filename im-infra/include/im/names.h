@@ -19,7 +19,9 @@
 #define IM_KEY_GATEWAY_SESSIONS "gateway_sessions:%s"    /* STRING EX: a gateway's sessions are in Redis */
 #define IM_KEY_CONV_SEQ "conv_seq:%s"                    /* STRING: last allocated seq */
 #define IM_KEY_CONV_SEQ_LOCK "conv_seq_lock:%s"          /* STRING NX PX: re-seed lock */
-#define IM_KEY_GROUP_MEMBERS "group_members:%llu"        /* SET of user ids */
+#define IM_KEY_GROUP_MEMBERS "group_members:%llu"        /* HASH user id -> role (1 member, 2 admin, 3 owner) */
+#define IM_KEY_GROUP_VER "group_ver:%llu"                /* INCR on every membership change: a cache fill
+                                                          * writes group_members only if it did not move */
 #define IM_KEY_MSG_DEDUP "msg_dedup:%llu:%s"             /* STRING EX: "{msg_id} {seq} {created_at}" */
 #define IM_KEY_HOT_MESSAGES "hot_messages:%s"            /* ZSET: score seq, member = encoded message */
 
