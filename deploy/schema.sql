@@ -1,6 +1,9 @@
 -- cim schema (MariaDB 10.11 / MySQL 8). Idempotent: safe to apply on every start.
 -- Tables follow the design: users, groups, group_members, messages, message_mentions,
 -- conversations, message_user_relations, user_conversations.
+-- `groups` is a reserved word in MySQL 8: always write it with backticks.
+-- Columns added after a table first shipped are also in the upgrade block at the end, so
+-- a long-lived database gains them when this file is applied again.
 
 CREATE TABLE IF NOT EXISTS `users` (
   `id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
@@ -20,6 +23,8 @@ CREATE TABLE IF NOT EXISTS `groups` (
   `avatar_url` VARCHAR(255) NOT NULL DEFAULT '',
   `announcement` TEXT,
   `created_at` TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  `member_count` INT UNSIGNED NOT NULL DEFAULT 0,     -- kept with group_members in one txn
+  `is_open` TINYINT(1) NOT NULL DEFAULT 0,            -- anyone may join; any member may invite
   PRIMARY KEY (`id`),
   KEY `idx_owner_id` (`owner_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
@@ -32,7 +37,7 @@ CREATE TABLE IF NOT EXISTS `group_members` (
   `joined_at` TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uk_group_user` (`group_id`, `user_id`),
-  KEY `idx_user_id` (`user_id`)
+  KEY `idx_user_group` (`user_id`, `group_id`)        -- a user's groups, paged by group id
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 -- One row per message. id is the snowflake message id.
@@ -52,6 +57,7 @@ CREATE TABLE IF NOT EXISTS `messages` (
   KEY `idx_conv_time` (`conversation_id`, `created_at`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
+-- mentioned_user_id 0 means @all.
 CREATE TABLE IF NOT EXISTS `message_mentions` (
   `id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
   `message_id` BIGINT UNSIGNED NOT NULL,
@@ -67,12 +73,14 @@ CREATE TABLE IF NOT EXISTS `conversations` (
   `type` TINYINT NOT NULL,                            -- 1 single, 2 group
   `last_message_id` BIGINT UNSIGNED NOT NULL DEFAULT 0,
   `max_seq` BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  `all_mention_seq` BIGINT UNSIGNED NOT NULL DEFAULT 0, -- group: highest seq of an @all message
   `created_at` TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
   `updated_at` TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   PRIMARY KEY (`conversation_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
--- A user's inbox rows for write-diffused groups.
+-- A user's inbox rows for write-diffused groups. Unused: a group member's state is the
+-- cursors of user_conversations (seq is dense, so unread = max_seq - last_read_seq).
 CREATE TABLE IF NOT EXISTS `message_user_relations` (
   `id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
   `user_id` BIGINT UNSIGNED NOT NULL,
@@ -85,14 +93,51 @@ CREATE TABLE IF NOT EXISTS `message_user_relations` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 -- Membership of a user in a conversation, with their delivered and read positions.
--- Also the authorization table: a user may read a conversation only with a row here.
+-- Also the authorization table for cursors: a user may move one only with a row here.
+-- Group rows are created on create/invite/join (at the conversation's max_seq) and
+-- deleted on leave/kick; a message never creates one for a group.
 CREATE TABLE IF NOT EXISTS `user_conversations` (
   `user_id` BIGINT UNSIGNED NOT NULL,
   `conversation_id` VARCHAR(64) NOT NULL,
   `peer_id` BIGINT UNSIGNED NOT NULL DEFAULT 0,       -- single chat: the other user
   `last_delivered_seq` BIGINT UNSIGNED NOT NULL DEFAULT 0,
   `last_read_seq` BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  `mention_seq` BIGINT UNSIGNED NOT NULL DEFAULT 0,   -- group: highest seq that mentioned this user
   `updated_at` TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   PRIMARY KEY (`user_id`, `conversation_id`),
-  KEY `idx_user_updated` (`user_id`, `updated_at`)
+  KEY `idx_user_updated` (`user_id`, `updated_at`),
+  KEY `idx_conv` (`conversation_id`)                  -- a group's read positions
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- Upgrade block: what the CREATE TABLEs above gained later, for databases made before.
+-- MySQL 8 has no ADD COLUMN IF NOT EXISTS, so each change runs only when
+-- information_schema says it is missing (one prepared statement each: the same text works
+-- on MariaDB and MySQL 8 and needs no DELIMITER).
+SET @cim_sql = IF(EXISTS(SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
+    AND TABLE_NAME = 'groups' AND COLUMN_NAME = 'member_count'), 'DO 0',
+  'ALTER TABLE `groups` ADD COLUMN `member_count` INT UNSIGNED NOT NULL DEFAULT 0');
+PREPARE cim_upgrade FROM @cim_sql; EXECUTE cim_upgrade; DEALLOCATE PREPARE cim_upgrade;
+SET @cim_sql = IF(EXISTS(SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
+    AND TABLE_NAME = 'groups' AND COLUMN_NAME = 'is_open'), 'DO 0',
+  'ALTER TABLE `groups` ADD COLUMN `is_open` TINYINT(1) NOT NULL DEFAULT 0');
+PREPARE cim_upgrade FROM @cim_sql; EXECUTE cim_upgrade; DEALLOCATE PREPARE cim_upgrade;
+SET @cim_sql = IF(EXISTS(SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()
+    AND TABLE_NAME = 'group_members' AND INDEX_NAME = 'idx_user_group'), 'DO 0',
+  'ALTER TABLE `group_members` ADD KEY `idx_user_group` (`user_id`, `group_id`)');
+PREPARE cim_upgrade FROM @cim_sql; EXECUTE cim_upgrade; DEALLOCATE PREPARE cim_upgrade;
+SET @cim_sql = IF(NOT EXISTS(SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()
+    AND TABLE_NAME = 'group_members' AND INDEX_NAME = 'idx_user_id'), 'DO 0',
+  'ALTER TABLE `group_members` DROP KEY `idx_user_id`');
+PREPARE cim_upgrade FROM @cim_sql; EXECUTE cim_upgrade; DEALLOCATE PREPARE cim_upgrade;
+SET @cim_sql = IF(EXISTS(SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
+    AND TABLE_NAME = 'conversations' AND COLUMN_NAME = 'all_mention_seq'), 'DO 0',
+  'ALTER TABLE `conversations` ADD COLUMN `all_mention_seq` BIGINT UNSIGNED NOT NULL DEFAULT 0');
+PREPARE cim_upgrade FROM @cim_sql; EXECUTE cim_upgrade; DEALLOCATE PREPARE cim_upgrade;
+SET @cim_sql = IF(EXISTS(SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
+    AND TABLE_NAME = 'user_conversations' AND COLUMN_NAME = 'mention_seq'), 'DO 0',
+  'ALTER TABLE `user_conversations` ADD COLUMN `mention_seq` BIGINT UNSIGNED NOT NULL DEFAULT 0');
+PREPARE cim_upgrade FROM @cim_sql; EXECUTE cim_upgrade; DEALLOCATE PREPARE cim_upgrade;
+SET @cim_sql = IF(EXISTS(SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()
+    AND TABLE_NAME = 'user_conversations' AND INDEX_NAME = 'idx_conv'), 'DO 0',
+  'ALTER TABLE `user_conversations` ADD KEY `idx_conv` (`conversation_id`)');
+PREPARE cim_upgrade FROM @cim_sql; EXECUTE cim_upgrade; DEALLOCATE PREPARE cim_upgrade;

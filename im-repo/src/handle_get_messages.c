@@ -1,6 +1,7 @@
 /* handle_get_messages.c — Repo.GetMessages: a seq range of one conversation, for a
  * participant only. Forward reads (after_seq) try the hot cache first; backward reads
- * (before_seq, scrolling up) go to MySQL. Messages come back in ascending seq. */
+ * (before_seq, scrolling up) go to MySQL, with the mentions of group messages from
+ * message_mentions (mentions.c). Messages come back in ascending seq. */
 #include "repo.h"
 
 #include <stdlib.h>
@@ -75,6 +76,7 @@ REPO_HANDLER(repo_handle_get_messages)
     if (rc == IM_OK && x.n == 0) {
         x.msgs = im_rpc_alloc(call, limit * sizeof *x.msgs);
         rc = query(m, in, limit, &x);
+        if (rc == IM_OK) rc = repo_attach_mentions(m, call, x.msgs, x.n);
     }
     im_mysql_release(r->db, m);
     if (rc != IM_OK) return GRPC_STATUS_INTERNAL;

@@ -14,9 +14,15 @@
  *      first answer;
  *   2. one upsert of the conversations rows (max seq, last message);
  *   3. one upsert of the user_conversations rows, one per member; a sender's own message
- *      moves their read position (it never counts as unread for them);
- *   4. the mentions of the messages that have them.
- * Rows of 2-4 are written in key order, so concurrent batches take their locks in one
+ *      moves their read position (it never counts as unread for them). A group item
+ *      (g_*) carries only its sender, whose row is updated, never created: membership
+ *      rows are made by the group ops only, so a sender kicked in the same instant does
+ *      not come back as a member;
+ *   4. the mentions of the messages that have them;
+ *   5. group mentions raise the mentioned members' user_conversations.mention_seq, and
+ *      @all (mention REPO_MENTION_ALL) the conversation's all_mention_seq; a mentioned
+ *      non-member has no row and is left alone.
+ * Rows of 2-5 are written in key order, so concurrent batches take their locks in one
  * order. The hot cache is filled after the commit only. */
 #include "im/log.h"
 #include "repo.h"
@@ -174,11 +180,14 @@ static int upsert_members(MYSQL *m, batch_t *b)
     for (size_t i = 0; i < b->n; i++) {
         if (!b->stored[i]) continue;
         const Im__Repo__V1__SaveItem *it = b->items[i];
-        int single = it->message->conversation_id[0] != 'g' && it->n_members == 2;
-        for (size_t j = 0; j < it->n_members; j++)
+        int group = it->message->conversation_id[0] == 'g';
+        int single = !group && it->n_members == 2;
+        for (size_t j = 0; j < it->n_members; j++) {
+            if (group && it->members[j] != it->message->sender_id) continue;   /* the sender's row only */
             rows[nr++] = (member_row_t){it->members[j], single ? it->members[1 - j] : 0,
                                         it->members[j] == it->message->sender_id ? it->message->seq : 0,
                                         it->message->conversation_id};
+        }
     }
     qsort(rows, nr, sizeof *rows, by_member);
     size_t k = 0;   /* one row per (user, conversation), with the highest own seq */
@@ -190,12 +199,25 @@ static int upsert_members(MYSQL *m, batch_t *b)
         }
     }
     im_mysql_param_t *p = im_calloc(5 * k + 1, sizeof *p);
+    size_t np = 0;
+    int rc = IM_OK;
     for (size_t i = 0; i < k; i++) {
-        p[5 * i] = IM_MP_U64(rows[i].user_id);
-        p[5 * i + 1] = IM_MP_STR(rows[i].cid);
-        p[5 * i + 2] = IM_MP_U64(rows[i].peer_id);
-        p[5 * i + 3] = IM_MP_U64(rows[i].read_seq);
-        p[5 * i + 4] = IM_MP_U64(rows[i].read_seq);
+        if (rows[i].cid[0] == 'g') {   /* update only (rare per batch: one per sender and group) */
+            im_mysql_param_t q[] = {IM_MP_U64(rows[i].read_seq), IM_MP_U64(rows[i].read_seq),
+                                    IM_MP_U64(rows[i].user_id), IM_MP_STR(rows[i].cid)};
+            if (rc == IM_OK)
+                rc = im_mysql_exec(m, "UPDATE user_conversations SET updated_at = NOW(3), "
+                                   "last_read_seq = GREATEST(last_read_seq, ?), "
+                                   "last_delivered_seq = GREATEST(last_delivered_seq, ?) "
+                                   "WHERE user_id = ? AND conversation_id = ?", q, 4, NULL, NULL, NULL, NULL);
+            continue;
+        }
+        p[5 * np] = IM_MP_U64(rows[i].user_id);
+        p[5 * np + 1] = IM_MP_STR(rows[i].cid);
+        p[5 * np + 2] = IM_MP_U64(rows[i].peer_id);
+        p[5 * np + 3] = IM_MP_U64(rows[i].read_seq);
+        p[5 * np + 4] = IM_MP_U64(rows[i].read_seq);
+        np++;
     }
     static const repo_rows_sql_t sql = {
         "INSERT INTO user_conversations (user_id, conversation_id, peer_id, last_read_seq, last_delivered_seq, "
@@ -204,7 +226,7 @@ static int upsert_members(MYSQL *m, batch_t *b)
         " ON DUPLICATE KEY UPDATE updated_at = NOW(3), "
         "last_read_seq = GREATEST(last_read_seq, VALUES(last_read_seq)), "
         "last_delivered_seq = GREATEST(last_delivered_seq, VALUES(last_delivered_seq))", 5};
-    int rc = repo_exec_chunked(m, &sql, k, p, NULL, NULL);
+    if (rc == IM_OK) rc = repo_exec_chunked(m, &sql, np, p, NULL, NULL);
     im_free(p);
     im_free(rows);
     return rc;
@@ -249,6 +271,43 @@ static int insert_mentions(MYSQL *m, batch_t *b)
     return rc;
 }
 
+/* 5. group mentions: per (member, conversation) and per @all conversation, the highest
+ * mentioning seq of the batch, raised with GREATEST (never lowered). Rare: one statement
+ * per row, in key order. */
+static int mark_mentions(MYSQL *m, batch_t *b)
+{
+    size_t cap = 0, k = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->stored[i] && b->items[i]->message->conversation_id[0] == 'g') cap += b->items[i]->message->n_mentions;
+    if (cap == 0) return IM_OK;
+    member_row_t *rows = im_calloc(cap, sizeof *rows);   /* user_id 0 = @all; read_seq = the seq */
+    for (size_t i = 0; i < b->n; i++) {
+        const Im__Common__V1__Message *msg = b->items[i]->message;
+        if (!b->stored[i] || msg->conversation_id[0] != 'g') continue;
+        for (size_t j = 0; j < msg->n_mentions; j++)
+            rows[k++] = (member_row_t){msg->mentions[j], 0, msg->seq, msg->conversation_id};
+    }
+    qsort(rows, k, sizeof *rows, by_member);
+    int rc = IM_OK;
+    for (size_t i = 0; rc == IM_OK && i < k; i++) {
+        if (i + 1 < k && by_member(&rows[i], &rows[i + 1]) == 0) {   /* keep the highest seq of the key */
+            if (rows[i].read_seq > rows[i + 1].read_seq) rows[i + 1].read_seq = rows[i].read_seq;
+            continue;
+        }
+        if (rows[i].user_id == REPO_MENTION_ALL) {
+            im_mysql_param_t p[] = {IM_MP_U64(rows[i].read_seq), IM_MP_STR(rows[i].cid)};
+            rc = im_mysql_exec(m, "UPDATE conversations SET all_mention_seq = GREATEST(all_mention_seq, ?) "
+                               "WHERE conversation_id = ?", p, 2, NULL, NULL, NULL, NULL);
+        } else {
+            im_mysql_param_t p[] = {IM_MP_U64(rows[i].read_seq), IM_MP_U64(rows[i].user_id), IM_MP_STR(rows[i].cid)};
+            rc = im_mysql_exec(m, "UPDATE user_conversations SET mention_seq = GREATEST(mention_seq, ?) "
+                               "WHERE user_id = ? AND conversation_id = ?", p, 3, NULL, NULL, NULL, NULL);
+        }
+    }
+    im_free(rows);
+    return rc;
+}
+
 static int save(MYSQL *m, batch_t *b, Im__Repo__V1__SaveMessagesReply *out)
 {
     int rc = insert_messages(m, b);
@@ -262,6 +321,7 @@ static int save(MYSQL *m, batch_t *b, Im__Repo__V1__SaveMessagesReply *out)
     if (rc == IM_OK) rc = upsert_conversations(m, b);
     if (rc == IM_OK) rc = upsert_members(m, b);
     if (rc == IM_OK) rc = insert_mentions(m, b);
+    if (rc == IM_OK) rc = mark_mentions(m, b);
     return rc;
 }
 

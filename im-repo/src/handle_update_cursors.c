@@ -7,11 +7,13 @@
  * fixed-shape chunk of keys (chunk.c):
  *   1. one SELECT of their user_conversations rows and their conversations' max seq
  *      (a consistent read, no locks): a key without a row is forbidden;
- *   2. one multi-row upsert of the rows that move, in key order (so concurrent batches
- *      and SaveMessages take row locks in one order), each value GREATEST(stored, new):
- *      a position never moves backwards, and never past the max seq read in 1. Only rows
- *      seen in 1 are written, and user_conversations rows are never deleted, so the
- *      upsert only ever updates.
+ *   2. one multi-row upsert of the single-chat rows that move, in key order (so
+ *      concurrent batches and SaveMessages take row locks in one order), each value
+ *      GREATEST(stored, new): a position never moves backwards, and never past the max
+ *      seq read in 1. Only rows seen in 1 are written, and single-chat rows are never
+ *      deleted, so that upsert only ever updates. Group rows are deleted on leave and kick
+ *      (a non-member has none, so their cursor is forbidden in 1), so a group row that
+ *      moves is written with an UPDATE that cannot bring back a row deleted after 1.
  * Conversation ids match byte for byte. A read also counts as delivered. */
 #include "repo.h"
 
@@ -64,6 +66,20 @@ static ckey_t *find(ckey_t *keys, size_t nk, const Im__Repo__V1__UpdateCursorReq
     return bsearch(&want, keys, nk, sizeof *keys, by_key);
 }
 
+/* A group member's row, only if it is still there: a row gone since the read (the member
+ * just left) makes the key forbidden after all. */
+static int update_group_row(MYSQL *m, ckey_t *x)
+{
+    im_mysql_param_t p[] = {IM_MP_U64(x->delivered), IM_MP_U64(x->read), IM_MP_U64(x->user_id), IM_MP_STR(x->cid)};
+    uint64_t affected = 0;   /* changed rows: the row moves, so 0 means it is gone */
+    int rc = im_mysql_exec(m, "UPDATE user_conversations SET "
+                           "last_delivered_seq = GREATEST(last_delivered_seq, ?), "
+                           "last_read_seq = GREATEST(last_read_seq, ?) WHERE user_id = ? AND conversation_id = ?",
+                           p, 4, NULL, NULL, &affected, NULL);
+    if (rc == IM_OK && affected == 0) x->exists = 0;
+    return rc;
+}
+
 /* The chunk's keys: which exist, then the rows that move. */
 static int update_chunk(MYSQL *m, ckey_t *keys, size_t k)
 {
@@ -95,6 +111,10 @@ static int update_chunk(MYSQL *m, ckey_t *keys, size_t k)
         if (delivered <= x->delivered && read <= x->read) continue;   /* nothing moves */
         x->delivered = max_u64(x->delivered, delivered);
         x->read = max_u64(x->read, read);
+        if (x->cid[0] == 'g') {
+            rc = update_group_row(m, x);
+            continue;
+        }
         p[4 * nw] = IM_MP_U64(x->user_id);
         p[4 * nw + 1] = IM_MP_STR(x->cid);
         p[4 * nw + 2] = IM_MP_U64(x->delivered);

@@ -16,6 +16,12 @@
  *     im-logic -grpc-> [rpc-N] rpc.c -> handle_update_cursors.c -> MySQL user_conversations
  *   Reads (sync, history, conversation list):
  *     im-logic -grpc-> [rpc-N] rpc.c -> handle_get_messages.c -> Redis hot cache | MySQL
+ *   Groups (every change locks the group's row first; rules in group_rules.c):
+ *     im-logic -grpc-> [rpc-N] rpc.c -> handle_change_group.c -> group_op_<op>.c
+ *                                    -> group_tx.c (MySQL txn) -> group_cache.c (invalidate)
+ *     membership reads: handle_get_member_ids.c -> MySQL -> group_cache.c (versioned fill)
+ *   A group member's state is their user_conversations row (cursors, mention_seq): made
+ *   on create/invite/join, deleted on leave/kick, never made by a message.
  */
 #ifndef IM_REPO_H
 #define IM_REPO_H
@@ -72,6 +78,13 @@ REPO_HANDLER(repo_handle_get_messages);
 REPO_HANDLER(repo_handle_list_conversations);
 REPO_HANDLER(repo_handle_update_cursor);
 REPO_HANDLER(repo_handle_update_cursors);
+REPO_HANDLER(repo_handle_create_group);
+REPO_HANDLER(repo_handle_get_group);
+REPO_HANDLER(repo_handle_list_user_groups);
+REPO_HANDLER(repo_handle_list_members);
+REPO_HANDLER(repo_handle_get_member_ids);
+REPO_HANDLER(repo_handle_change_group);
+REPO_HANDLER(repo_handle_get_reads);
 
 /* ---- handle_update_cursors.c: UpdateCursor and UpdateCursors share this ---- */
 /* Moves n cursors forward in a few statements; out[i] (the caller's) answers items[i]. */
@@ -102,8 +115,13 @@ int repo_exec_chunked(MYSQL *m, const repo_rows_sql_t *q, size_t n, const im_mys
 #define REPO_MSG_NCOLS 8
 #define REPO_USER_COLS "u.id, u.username, u.nickname, u.avatar_url, UNIX_TIMESTAMP(u.created_at)"
 #define REPO_USER_NCOLS 5
+#define REPO_GROUP_COLS                                                                 \
+    "g.id, g.name, g.owner_id, g.announcement, g.member_count, g.is_open, g.avatar_url, " \
+    "UNIX_TIMESTAMP(g.created_at)"
+#define REPO_GROUP_NCOLS 8
 Im__Common__V1__Message *repo_row_message(im_rpc_call_t *call, char **cols);
 Im__Common__V1__User *repo_row_user(im_rpc_call_t *call, char **cols);
+Im__Common__V1__Group *repo_row_group(im_rpc_call_t *call, char **cols);
 /* A row callback appending REPO_USER_COLS rows to out->users (sized by the caller). */
 typedef struct {
     im_rpc_call_t *call;
@@ -113,8 +131,78 @@ int repo_row_append_user(void *ud, char **cols, unsigned long *lens, unsigned nc
 uint64_t repo_u64(const char *s);    /* NULL -> 0 */
 
 /* ---- access.c: who may read a conversation ---- */
-/* IM_OK if user_id takes part in conversation cid, IM_EFORBIDDEN if not. */
+/* IM_OK if user_id takes part in conversation cid, IM_EFORBIDDEN if not. Groups: the
+ * group_members:{gid} cache when it is there, else MySQL group_members. */
 int repo_can_read(repo_t *r, MYSQL *m, uint64_t user_id, const char *cid);
+
+/* ---- mentions.c: message_mentions rows back onto messages read from MySQL ---- */
+#define REPO_MENTION_ALL 0   /* mentioned_user_id / Message.mentions value meaning @all */
+/* Sets msgs[i]->mentions (in the call's arena) from message_mentions; only group
+ * messages are looked up (single chats carry none). */
+int repo_attach_mentions(MYSQL *m, im_rpc_call_t *call, Im__Common__V1__Message **msgs, size_t n);
+
+/* ---- group_rules.c: who may change a group, and how (pure: tests/test_group_rules.c) ---- */
+enum { REPO_ROLE_NONE = 0, REPO_ROLE_MEMBER = 1, REPO_ROLE_ADMIN = 2, REPO_ROLE_OWNER = 3 };
+typedef enum { REPO_GOP_INVITE, REPO_GOP_JOIN, REPO_GOP_KICK, REPO_GOP_LEAVE, REPO_GOP_ROLE, REPO_GOP_UPDATE } repo_gop_t;
+typedef struct {
+    int actor_role;          /* REPO_ROLE_*, NONE = not a member */
+    int target_role;         /* kick, role: the target's, NONE = not a member */
+    int open;                /* groups.is_open */
+    uint32_t member_count;   /* before the op */
+    uint32_t adding;         /* invite, join: members the op adds (existing ones are skipped) */
+    uint32_t unknown;        /* invite: invitees that are no user */
+    uint32_t max_members;    /* invite, join: the cap after the op; 0 = none */
+} repo_group_facts_t;
+/* The outcome of op on a group in the state f describes (GROUP_OK: go ahead). */
+Im__Repo__V1__GroupOutcome repo_group_rule(repo_gop_t op, const repo_group_facts_t *f);
+/* "invite", "join", "kick", "leave", "role", "update" -> IM_OK and *op; IM_EINVAL otherwise. */
+int repo_gop_parse(const char *s, repo_gop_t *op);
+
+/* ---- group_tx.c: statements of the group transactions (the caller holds the txn) ---- */
+/* SELECT ... FOR UPDATE of the group's row: IM_OK and *out (NULL: no such group). */
+int repo_group_lock(MYSQL *m, im_rpc_call_t *call, uint64_t gid, Im__Common__V1__Group **out);
+/* The group row without a lock (NULL: no such group). */
+int repo_group_get(MYSQL *m, im_rpc_call_t *call, uint64_t gid, Im__Common__V1__Group **out);
+/* roles[i] = role of uids[i] in the group, REPO_ROLE_NONE if not a member. */
+int repo_group_roles(MYSQL *m, uint64_t gid, const uint64_t *uids, size_t n, int *roles);
+/* exists[i] = uids[i] is a user. */
+int repo_users_exist(MYSQL *m, const uint64_t *uids, size_t n, char *exists);
+/* New members: group_members rows and user_conversations rows read up to the
+ * conversation's max_seq (an existing row is reset to it). uids are not members. */
+int repo_group_add(MYSQL *m, uint64_t gid, const uint64_t *uids, const int *roles, size_t n);
+/* One member out: its group_members and user_conversations rows. */
+int repo_group_remove(MYSQL *m, uint64_t gid, uint64_t uid);
+int repo_group_set_role(MYSQL *m, uint64_t gid, uint64_t uid, int role);
+/* groups.member_count of the locked row. */
+int repo_group_save_count(MYSQL *m, uint64_t gid, uint32_t count);
+
+/* ---- group_cache.c: group_members:{gid} (HASH uid -> role) and group_ver:{gid} ---- */
+/* After a committed change: INCR group_ver + DEL group_members in one MULTI (logged on failure). */
+void repo_group_cache_invalidate(repo_t *r, uint64_t gid);
+/* The group_ver value to pass to repo_group_cache_fill (read before MySQL); IM_OK and
+ * *ver ("" when unset, buffer of 32), or IM_EIO when Redis cannot answer (then no fill). */
+int repo_group_cache_version(repo_t *r, uint64_t gid, char ver[32]);
+/* Writes the hash only if group_ver still equals ver. */
+void repo_group_cache_fill(repo_t *r, uint64_t gid, const char *ver, const uint64_t *uids,
+                           const int *roles, size_t n);
+/* 1 member, 0 not a member, -1 unknown (no cache entry or Redis down). */
+int repo_group_cache_is_member(repo_t *r, uint64_t gid, uint64_t uid);
+
+/* ---- handle_change_group.c + group_op_*.c: one ChangeGroup op inside the locked txn ---- */
+typedef struct {
+    repo_t *r;
+    MYSQL *m;
+    im_rpc_call_t *call;
+    const Im__Repo__V1__GroupOpRequest *in;
+    Im__Common__V1__Group *group;          /* the locked row; ops update it */
+    int actor_role;
+    Im__Repo__V1__GroupOpReply *out;       /* ops set outcome and changed */
+} repo_gtx_t;
+/* Each returns IM_OK (out->outcome says whether the op happened) or a MySQL error. */
+int repo_gop_add(repo_gtx_t *t, repo_gop_t op);       /* group_op_add.c: invite, join */
+int repo_gop_remove(repo_gtx_t *t, repo_gop_t op);    /* group_op_remove.c: kick, leave */
+int repo_gop_role(repo_gtx_t *t);                     /* group_op_role.c */
+int repo_gop_update(repo_gtx_t *t);                   /* group_op_update.c */
 
 /* ---- hot.c: the hot_messages:{cid} ZSET (recent messages, score = seq) ---- */
 void repo_hot_add(repo_t *r, Im__Common__V1__Message *const *msgs, size_t n);

@@ -41,3 +41,18 @@ int repo_row_append_user(void *ud, char **cols, unsigned long *lens, unsigned nc
     x->out->users[x->out->n_users++] = repo_row_user(x->call, cols);
     return 0;
 }
+
+Im__Common__V1__Group *repo_row_group(im_rpc_call_t *call, char **c)
+{
+    Im__Common__V1__Group *g = im_rpc_alloc(call, sizeof *g);
+    im__common__v1__group__init(g);
+    g->group_id = repo_u64(c[0]);
+    g->name = im_rpc_strdup(call, c[1] ? c[1] : "");
+    g->owner_id = repo_u64(c[2]);
+    g->announcement = im_rpc_strdup(call, c[3] ? c[3] : "");
+    g->member_count = (uint32_t)repo_u64(c[4]);
+    g->open = repo_u64(c[5]) != 0;
+    g->avatar_url = im_rpc_strdup(call, c[6] ? c[6] : "");
+    g->created_at = (int64_t)repo_u64(c[7]) * 1000;
+    return g;
+}

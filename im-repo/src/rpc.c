@@ -13,6 +13,13 @@ static const im_rpc_method_t methods[] = {
     {"ListConversations", repo_handle_list_conversations},
     {"UpdateCursor", repo_handle_update_cursor},
     {"UpdateCursors", repo_handle_update_cursors},
+    {"CreateGroup", repo_handle_create_group},
+    {"GetGroup", repo_handle_get_group},
+    {"ListUserGroups", repo_handle_list_user_groups},
+    {"ListMembers", repo_handle_list_members},
+    {"GetMemberIds", repo_handle_get_member_ids},
+    {"ChangeGroup", repo_handle_change_group},
+    {"GetReads", repo_handle_get_reads},
     {NULL, NULL},
 };
 
