@@ -10,8 +10,10 @@ json_t *im_wire_message(const Im__Common__V1__Message *m)
     char id[24];
     snprintf(id, sizeof id, "%llu", (unsigned long long)m->msg_id);
     json_t *mentions = json_array();
-    for (size_t i = 0; i < m->n_mentions; i++)
-        json_array_append_new(mentions, json_integer((json_int_t)m->mentions[i]));
+    for (size_t i = 0; i < m->n_mentions; i++)   /* mention 0 is @all: "all" on the wire */
+        json_array_append_new(mentions, m->mentions[i] == IM_WIRE_MENTION_ALL
+                                            ? json_string("all")
+                                            : json_integer((json_int_t)m->mentions[i]));
     return json_pack("{s:s, s:s, s:I, s:I, s:i, s:s, s:o, s:I, s:s}", "msg_id", id,
                      "conversation_id", m->conversation_id, "seq", (json_int_t)m->seq,
                      "sender_id", (json_int_t)m->sender_id, "type", m->type, "content",

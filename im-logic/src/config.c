@@ -34,5 +34,12 @@ const im_cfg_field_t logic_config_table[] = {
       "Longest message content, in characters", IM_CFG_LIVE),
     F("dedup_ttl_s", IM_CFG_INT, dedup_ttl_s, "86400", 60, 2592000,
       "How long a send's outcome is cached in msg_dedup:{uid}:{cmid}", IM_CFG_LIVE),
+    F("large_group_threshold", IM_CFG_INT, large_group_threshold, "500", 1, 1000000,
+      "Groups with more members get read diffusion: `msg` only to the mentioned, `notify` to the rest",
+      IM_CFG_LIVE),
+    F("receipts_group_limit", IM_CFG_INT, receipts_group_limit, "100", 0, 1000000,
+      "Read receipts are relayed to the members of groups up to this size (0 = never)", IM_CFG_LIVE),
+    F("max_group_members", IM_CFG_INT, max_group_members, "20000", 2, 1000000,
+      "Most members a group may have (create, invite, join)", IM_CFG_LIVE),
     IM_CFG_END,
 };

@@ -1,7 +1,7 @@
 /* consume.c — the `consume` thread: im-upstream-topic in batches, offsets stored after.
  *
  * A batch is up to batch_max records that are already waiting (the first poll blocks,
- * the rest don't). Sends go through send.c together; all `cursors` records (coalesced
+ * the rest don't). Sends, and the `system` records of group events, go through send.c together; all `cursors` records (coalesced
  * acks and reads) in one UpdateCursors call (cursor.c); typing is relayed. If the send
  * pipeline fails (im-repo or Redis down) the same batch is retried with backoff, never
  * skipped; offsets are stored only once it went through. */
@@ -29,10 +29,12 @@ static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
                     (long long)recs[i].offset);
             continue;
         }
-        if (strcmp(up->op, "send") == 0) {
+        int system = strcmp(up->op, "system") == 0;   /* a group event: group_event.c */
+        if (system || strcmp(up->op, "send") == 0) {
             if (up->received_us) im_metric_observe_us(l->m_hop_up, consumed_us - up->received_us);
             im__common__v1__message__init(&sends[ns].msg);
             sends[ns].up = up;
+            sends[ns].system = system;
             sends[ns].partition = recs[i].partition;
             sends[ns].offset = recs[i].offset;
             memcpy(sends[ns].trace, trace, sizeof trace);

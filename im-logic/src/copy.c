@@ -27,3 +27,23 @@ Im__Common__V1__Message *logic_copy_message(im_rpc_call_t *call, const Im__Commo
     memcpy(c->mentions, m->mentions, m->n_mentions * sizeof *c->mentions);
     return c;
 }
+
+Im__Common__V1__Group *logic_copy_group(im_rpc_call_t *call, const Im__Common__V1__Group *g)
+{
+    Im__Common__V1__Group *c = im_rpc_alloc(call, sizeof *c);
+    *c = *g;
+    c->name = im_rpc_strdup(call, g->name);
+    c->announcement = im_rpc_strdup(call, g->announcement);
+    c->avatar_url = im_rpc_strdup(call, g->avatar_url);
+    return c;
+}
+
+Im__Common__V1__Member *logic_copy_member(im_rpc_call_t *call, const Im__Common__V1__Member *m)
+{
+    Im__Common__V1__Member *c = im_rpc_alloc(call, sizeof *c);
+    *c = *m;
+    c->username = im_rpc_strdup(call, m->username);
+    c->nickname = im_rpc_strdup(call, m->nickname);
+    c->avatar_url = im_rpc_strdup(call, m->avatar_url);
+    return c;
+}

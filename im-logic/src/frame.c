@@ -27,3 +27,9 @@ char *logic_frame_error(const char *code, const char *message, const char *cmid)
     if (cmid && *cmid) json_object_set_new(o, "cmid", json_string(cmid));
     return im_wire_dump(o);
 }
+
+char *logic_frame_notify(const char *cid, uint64_t max_seq)
+{
+    return im_wire_dump(json_pack("{s:s, s:s, s:I}", "op", "notify", "conversation_id", cid, "max_seq",
+                                  (json_int_t)max_seq));
+}

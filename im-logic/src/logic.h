@@ -8,9 +8,12 @@
  *     `rpc-N`    gRPC workers serving im.logic.v1.Logic (accounts, reads) for gateways.
  *     main, `admin`, the etcd keepalive and the watch thread of the im-repo client.
  *
- *   Send path (one record = one client `send`):
+ *   Send path (one record = one client `send`, or a `system` group event from group_event.c):
  *     im-upstream-topic -> [consume] consume.c -> send.c:
  *        validate + recipient exists (cache, else im-repo GetUsers)
+ *        -> send_group.c  group sends: groups.c reads each group's members once per batch
+ *                     (group_members:{gid}, else im-repo GetMemberIds); sender a member,
+ *                     mentions members, @all by an admin/owner
  *        -> seq.c     one script per item: msg_dedup:{uid}:{cmid} hit? ack again, stop;
  *                     else INCR conv_seq:{cid} (re-seeded from MySQL under a lock if missing)
  *        -> snowflake msg id
@@ -18,16 +21,23 @@
  *        -> dedup.c   cache the outcome, with push.c's session reads in the same pipeline
  *        -> push.c    `sent` to the sender's connection, `msg` to every connection of
  *                     the recipient and the sender's other ones
+ *           push_group.c  groups: `msg` to every member (write diffusion), or above
+ *                     large_group_threshold `msg` to the mentioned and one `notify` per
+ *                     group per batch to the rest (read diffusion)
  *        -> out.c     one Downstream record per gateway per batch
  *                     -produce-> im-downstream-topic-{gateway_id}
  *                     recipient offline -produce-> im-task-topic (offline push)
  *   Cursor path: `cursors` records (a gateway's coalesced acks and reads) of a batch
  *        -> cursor.c -> im-repo UpdateCursors (one call) -> `receipt` to read peers
  *   Gateway calls: gateway -grpc-> [rpc-N] rpc.c -> handle_<method>.c -grpc-> im-repo
+ *   Group changes: [rpc-N] handle_create_group.c / handle_change_group.c -grpc-> im-repo,
+ *        then group_event.c -produce(waits for the ack)-> im-upstream-topic (op "system",
+ *        key g_{gid}) -> the send path above, like a message
  */
 #ifndef IM_LOGIC_H
 #define IM_LOGIC_H
 
+#include <jansson.h>
 #include <pthread.h>
 
 #include "im/conv.h"
@@ -59,6 +69,9 @@ typedef struct {
     int hash_concurrency;    /* argon2id hashes at once (64 MiB each) */
     int max_content;         /* longest message content, in characters */
     int dedup_ttl_s;         /* how long msg_dedup:{uid}:{cmid} outcomes are cached */
+    int large_group_threshold; /* LIVE: groups above this many members get read diffusion */
+    int receipts_group_limit;  /* LIVE: read receipts are relayed in groups up to this size */
+    int max_group_members;     /* LIVE: most members a group may have */
 } logic_config_t;
 
 typedef struct {
@@ -68,6 +81,8 @@ typedef struct {
     im_discovery_t repo;            /* im-repo client, endpoints from etcd */
     im_redis_pool_t *redis;         /* dedup, seq, sessions */
     im_kafka_producer_t *producer;  /* downstream and task topics */
+    im_kafka_producer_t *sys_producer; /* [rpc-N]: group events to im-upstream-topic, each
+                                       call waiting for its own delivery report */
     im_kafka_consumer_t *consumer;  /* group im-logic on im-upstream-topic */
     im_snowflake_t ids;             /* worker id leased from etcd */
     pthread_t consume_thread;
@@ -77,6 +92,7 @@ typedef struct {
     im_metric_t *m_rejected;        /* sends refused (bad input, unknown user) */
     im_metric_t *m_pushed;          /* downstream records produced */
     im_metric_t *m_offline;         /* offline-push tasks produced */
+    im_metric_t *m_events;          /* group system messages produced (group_event.c) */
     im_metric_t *m_hop_up;          /* histogram: a gateway read the send -> logic consumed it */
     im_metric_t *m_hop_logic;       /* histogram: logic consumed a send -> its frames produced */
     pthread_mutex_t gw_lock;        /* guards the live gateway list */
@@ -99,10 +115,39 @@ typedef struct {
     int duplicate;                  /* answered from dedup (cache or MySQL) */
     size_t same_as;                 /* 1 + index of an earlier item of the batch with the
                                        same sender and cmid (answered as it is), else 0 */
+    int system;                     /* op "system": a group event (group_event.c); no membership
+                                       checks, no `sent` (conn_id 0) */
+    uint64_t gid;                   /* a group send or event: the group, else 0 */
     char cid[IM_CONV_ID_MAX];       /* conversation id */
-    uint64_t members[2];
+    uint64_t members[2];            /* single: both users; group: the sender only */
+    size_t n_members;
+    uint64_t mention_all[1];        /* {IM_WIRE_MENTION_ALL}: msg.mentions of an @all */
     Im__Common__V1__Message msg;    /* the message as stored; strings point into up and cid */
 } logic_send_t;
+
+/* One group's members as a batch sees them ([consume] or one cursor/typing call); groups.c. */
+typedef struct {
+    uint64_t gid;
+    int found;                      /* the group exists */
+    uint32_t count;                 /* members */
+    int full;                       /* ids holds every member, roles every member's role */
+    uint64_t *ids;                  /* full: the members */
+    size_t nids;
+    im_u64map_t roles;              /* uid -> (void *)(uintptr_t)role: every member (full),
+                                       else the uids asked that are members */
+    uint64_t *asks;                 /* uids whose roles the caller needs (not full) */
+    size_t nasks, capasks;
+    /* push_group.c, read diffusion */
+    size_t pushed;                  /* messages of this group pushed in the batch */
+    uint64_t max_seq;               /* the highest of their seqs */
+    im_u64map_t got;                /* uid -> (void *)count of those it got as a full `msg` */
+} logic_group_t;
+
+typedef struct {
+    logic_group_t *v;
+    size_t n, cap;
+    im_u64map_t index;              /* gid -> (void *)(1 + index into v) */
+} logic_groups_t;
 
 /* ---- config.c ---- */
 extern const im_cfg_field_t logic_config_table[];
@@ -128,6 +173,25 @@ int logic_dedup_parse(const char *value, Im__Common__V1__Message *msg);
 /* Appends the SETs of a committed batch to pipeline c; returns how many replies to read. */
 size_t logic_dedup_append(logic_t *l, redisContext *c, const logic_send_t *items, size_t n);
 
+/* ---- send_group.c: group sends and events in a batch ---- */
+/* Loads the batch's groups (one script per distinct group) into gs and refuses group
+ * sends whose sender is no member or whose mentions are wrong; IM_OK, else an error that
+ * retries the batch (Redis, im-repo down). */
+int logic_send_check_groups(logic_t *l, logic_send_t *items, size_t n, logic_groups_t *gs);
+
+/* ---- groups.c: group membership from group_members:{gid} ---- */
+void logic_groups_init(logic_groups_t *gs);
+void logic_groups_free(logic_groups_t *gs);
+logic_group_t *logic_groups_add(logic_groups_t *gs, uint64_t gid);   /* find or add; the
+                                                                        pointer lives until the next add */
+logic_group_t *logic_groups_find(const logic_groups_t *gs, uint64_t gid);
+void logic_group_ask(logic_group_t *g, uint64_t uid);   /* this uid's role is needed */
+/* One pipelined script per group: the full member list when it has at most full_upto
+ * members, else the roles asked; a miss (no hash) asks im-repo GetMemberIds (full).
+ * IM_OK, or IM_EUNAVAIL/IM_EIO/... when a group could not be read. */
+int logic_groups_load(logic_t *l, logic_groups_t *gs, uint32_t full_upto);
+int logic_group_role(const logic_group_t *g, uint64_t uid);   /* 0: not a member (or not known) */
+
 /* ---- send.c helpers ---- */
 /* Still to be given a seq: not refused, not a duplicate, no seq yet. */
 static inline int logic_send_needs_seq(const logic_send_t *it)
@@ -145,7 +209,11 @@ void logic_gateways_start(logic_t *l);
 void logic_gateways_stop(logic_t *l);
 int logic_gateway_alive(logic_t *l, const char *gateway_id);
 
-/* ---- out.c: a batch's downstream records, one per gateway ---- */
+/* ---- out.c: a batch's downstream records, one per gateway ----
+ * The same frame added again for a gateway right after itself becomes one more Target of
+ * that gateway's last Delivery (up to LOGIC_OUT_TARGETS_MAX), so a group message is one
+ * Delivery per gateway; frames stay in the order they were added. */
+#define LOGIC_OUT_TARGETS_MAX 2000
 typedef struct logic_out_gw_s logic_out_gw_t;
 typedef struct {
     logic_out_gw_t *gws;
@@ -158,7 +226,13 @@ const char *logic_out_keep(logic_out_t *o, char *frame);   /* takes ownership of
 /* A delivery of frame (kept by o, or outliving the flush) to a user or one connection. */
 void logic_out_add(logic_out_t *o, const char *gateway_id, uint64_t user_id, uint64_t conn_id,
                    uint64_t except_conn, const char *frame, const char *trace, int64_t received_us);
+/* As logic_out_add for a `notify` frame of (cid, seq): Delivery.notify_cid/notify_seq. */
+void logic_out_add_notify(logic_out_t *o, const char *gateway_id, uint64_t user_id, const char *frame,
+                          const char *cid, uint64_t seq);
+/* Gateway i's Downstream record (produced_us = now), packed; *len set; im_free it. */
+uint8_t *logic_out_pack(logic_out_t *o, size_t i, int64_t now, const char **gateway_id, size_t *len);
 void logic_out_flush(logic_t *l, logic_out_t *o);           /* produces, then empties o */
+void logic_out_discard(logic_out_t *o);                     /* empties o, producing nothing */
 
 /* ---- push.c ---- */
 /* The user_session:{uid} hashes of a batch's users, read in one pipelined round trip. */
@@ -166,6 +240,7 @@ typedef struct {
     uint64_t *uids;
     void **replies;                 /* redisReply *, NULL if the read failed */
     size_t n;
+    im_u64map_t index;              /* uid -> (void *)(1 + index) */
 } logic_sessions_t;
 void logic_sessions_load(logic_t *l, logic_sessions_t *s, const uint64_t *uids, size_t n);
 /* The same in parts, to share a pipeline: the distinct users, their HGETALLs appended to
@@ -181,15 +256,48 @@ void logic_push_message(logic_t *l, logic_out_t *o, const logic_sessions_t *s, c
  * returns on how many gateways. */
 size_t logic_push_user(logic_t *l, logic_out_t *o, const logic_sessions_t *s, uint64_t user_id,
                        uint64_t except_conn, const char *frame, const char *trace, int64_t received_us);
+/* A `notify` frame of (cid, seq) to every connection of user_id; on how many gateways. */
+size_t logic_push_notify(logic_t *l, logic_out_t *o, const logic_sessions_t *s, uint64_t user_id,
+                         const char *frame, const char *cid, uint64_t seq);
+/* One offline_push task of it's message for user_id. */
+void logic_push_offline(logic_t *l, const logic_send_t *it, uint64_t user_id);
+
+/* ---- push_group.c: a group message to the members ---- */
+/* Write diffusion (members <= large_group_threshold): `msg` to every member but the
+ * sending connection, offline_push for offline members (not for events). Read diffusion:
+ * `msg` to the sender's other connections, the mentioned (all online members for @all) and
+ * also_to; the rest wait for logic_push_group_notifies. */
+void logic_push_group(logic_t *l, logic_out_t *o, const logic_sessions_t *s, logic_groups_t *gs,
+                      const logic_send_t *it);
+/* After a batch's items: one `notify {conversation_id, max_seq}` per large group to every
+ * online member that did not get all of that group's messages of the batch in full. */
+void logic_push_group_notifies(logic_t *l, logic_out_t *o, const logic_sessions_t *s, logic_groups_t *gs);
 
 /* ---- frame.c: client frames (JSON) ---- */
 char *logic_frame_message(const Im__Common__V1__Message *m);     /* {"op":"msg",...}; im_free */
 char *logic_frame_sent(const Im__Common__V1__Message *m);
 char *logic_frame_error(const char *code, const char *message, const char *cmid);
+char *logic_frame_notify(const char *cid, uint64_t max_seq);        /* {"op":"notify",...} */
 
 /* ---- copy.c: im-repo replies into the Logic call's arena ---- */
 Im__Common__V1__User *logic_copy_user(im_rpc_call_t *call, const Im__Common__V1__User *u);
 Im__Common__V1__Message *logic_copy_message(im_rpc_call_t *call, const Im__Common__V1__Message *m);
+Im__Common__V1__Group *logic_copy_group(im_rpc_call_t *call, const Im__Common__V1__Group *g);
+Im__Common__V1__Member *logic_copy_member(im_rpc_call_t *call, const Im__Common__V1__Member *m);
+
+/* ---- group_event.c: group system messages ([rpc-N]) ---- */
+/* A group event as a type-100 message in g_{gid}: an Upstream op "system" (cmid
+ * "sys.<snowflake>", user_id = actor, content {"event","actor","targets",...extra}) produced
+ * keyed g_{gid} to im-upstream-topic; returns once Kafka acked it (IM_OK) or failed.
+ * also_to: users who get it though no longer members. extra: more content fields (borrowed,
+ * may be NULL). The consume thread stores and pushes it like a message. */
+int logic_group_event(logic_t *l, uint64_t gid, uint64_t actor, const char *event, const uint64_t *targets,
+                      size_t ntargets, json_t *extra, const uint64_t *also_to, size_t nalso);
+int logic_group_events_start(logic_t *l);
+void logic_group_events_stop(logic_t *l);
+/* Group outcome of im-repo -> the Logic reply's error (code and message); 0 if OK. */
+int logic_group_outcome(Im__Repo__V1__GroupOutcome outcome, const char **code, const char **message);
+const char *logic_role_name(int role);   /* "member", "admin", "owner"; "" for 0 */
 
 /* ---- cursor.c: `cursors` records (acks and reads) and `typing` ---- */
 /* All the cursors of a batch's records: one UpdateCursors call, then the read receipts. */
@@ -208,5 +316,11 @@ LOGIC_HANDLER(logic_handle_search_users);
 LOGIC_HANDLER(logic_handle_list_conversations);
 LOGIC_HANDLER(logic_handle_get_messages);
 LOGIC_HANDLER(logic_handle_update_cursor);
+LOGIC_HANDLER(logic_handle_create_group);
+LOGIC_HANDLER(logic_handle_get_group);
+LOGIC_HANDLER(logic_handle_list_groups);
+LOGIC_HANDLER(logic_handle_list_members);
+LOGIC_HANDLER(logic_handle_change_group);
+LOGIC_HANDLER(logic_handle_get_reads);
 
 #endif

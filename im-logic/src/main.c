@@ -16,6 +16,7 @@ static int start(logic_t *l)
     l->redis = im_redis_pool_new(l->cfg.redis_host, l->cfg.redis_port, l->cfg.redis_pool, 2000);
     l->producer = im_kafka_producer_new(l->cfg.kafka_brokers, l->daemon.instance, NULL, NULL);
     if (l->producer == NULL) return IM_EUNAVAIL;
+    if (logic_group_events_start(l) != IM_OK) return IM_EUNAVAIL;
     int worker;
     int rc = im_etcd_snowflake_worker(l->daemon.etcd, l->daemon.instance, l->cfg.common.lease_ttl_s, &worker);
     if (rc != IM_OK) return rc;
@@ -36,6 +37,7 @@ static void stop(logic_t *l)
     im_etcd_deregister(l->daemon.etcd);  /* first: gateways stop picking us */
     logic_consume_stop(l);               /* finishes the batch in hand, commits offsets */
     im_rpc_server_free(l->rpc);          /* finishes in-flight calls */
+    logic_group_events_stop(l);          /* after the calls that wait on it */
     im_kafka_producer_free(l->producer); /* flushes acks and pushes */
     im_discovery_fini(&l->repo);
     logic_gateways_stop(l);

@@ -4,11 +4,13 @@
  * user becomes one delivery per gateway that holds one of their connections (out.c
  * groups a batch's deliveries into one record per gateway); the gateway fans it out to
  * that user's connections there. A recipient with no connection anywhere gets an
- * offline-push task instead. */
+ * offline-push task instead. The hashes of a batch are indexed by user id (u64map), so a
+ * group's members cost O(members), not O(members^2). */
 #include "im/log.h"
 #include "im/names.h"
 #include "logic.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,10 +50,11 @@ void logic_sessions_prepare(logic_sessions_t *s, const uint64_t *uids, size_t n)
     s->uids = im_calloc(n ? n : 1, sizeof *s->uids);
     s->replies = im_calloc(n ? n : 1, sizeof *s->replies);
     s->n = 0;
+    im_u64map_init(&s->index);
     for (size_t i = 0; i < n; i++) {   /* distinct users */
-        size_t k = 0;
-        while (k < s->n && s->uids[k] != uids[i]) k++;
-        if (k == s->n && uids[i]) s->uids[s->n++] = uids[i];
+        if (uids[i] == 0 || im_u64map_get(&s->index, uids[i])) continue;
+        s->uids[s->n++] = uids[i];
+        im_u64map_put(&s->index, uids[i], (void *)(uintptr_t)s->n);
     }
 }
 
@@ -85,13 +88,13 @@ void logic_sessions_free(logic_sessions_t *s)
         if (s->replies[i]) freeReplyObject(s->replies[i]);
     im_free(s->uids);
     im_free(s->replies);
+    im_u64map_fini(&s->index);
 }
 
 static const redisReply *session_of(const logic_sessions_t *s, uint64_t uid)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (s->uids[i] == uid) return s->replies[i];
-    return NULL;
+    uintptr_t k = uid ? (uintptr_t)im_u64map_get(&s->index, uid) : 0;
+    return k ? s->replies[k - 1] : NULL;
 }
 
 size_t logic_push_user(logic_t *l, logic_out_t *o, const logic_sessions_t *s, uint64_t user_id,
@@ -103,8 +106,21 @@ size_t logic_push_user(logic_t *l, logic_out_t *o, const logic_sessions_t *s, ui
     return n;
 }
 
+size_t logic_push_notify(logic_t *l, logic_out_t *o, const logic_sessions_t *s, uint64_t user_id,
+                         const char *frame, const char *cid, uint64_t seq)
+{
+    const char *gws[MAX_GATEWAYS];
+    size_t n = gateways_of(l, session_of(s, user_id), 0, gws, MAX_GATEWAYS);
+    for (size_t i = 0; i < n; i++) logic_out_add_notify(o, gws[i], user_id, frame, cid, seq);
+    return n;
+}
+
 static void to_conn(logic_out_t *o, const logic_send_t *it, char *frame)
 {
+    if (it->system || it->up->conn_id == 0) {   /* a group event: no connection to answer */
+        im_free(frame);
+        return;
+    }
     logic_out_add(o, it->up->gateway_id, it->up->user_id, it->up->conn_id, 0, logic_out_keep(o, frame),
                   it->trace, it->up->received_us);
 }
@@ -119,7 +135,7 @@ void logic_push_error(logic_out_t *o, const logic_send_t *it)
     to_conn(o, it, logic_frame_error(it->error, it->error_msg, it->up->cmid));
 }
 
-static void offline_task(logic_t *l, const logic_send_t *it, uint64_t user_id)
+void logic_push_offline(logic_t *l, const logic_send_t *it, uint64_t user_id)
 {
     Im__Mq__V1__Task t = IM__MQ__V1__TASK__INIT;
     t.kind = "offline_push";
@@ -142,7 +158,7 @@ void logic_push_message(logic_t *l, logic_out_t *o, const logic_sessions_t *s, c
 {
     const char *frame = logic_out_keep(o, logic_frame_message(&it->msg));
     uint64_t to = it->up->to_user;
-    if (logic_push_user(l, o, s, to, 0, frame, it->trace, it->up->received_us) == 0) offline_task(l, it, to);
+    if (logic_push_user(l, o, s, to, 0, frame, it->trace, it->up->received_us) == 0) logic_push_offline(l, it, to);
     im_debug("push.queued", "user=%llu cid=%s seq=%llu", (unsigned long long)to, it->cid,
              (unsigned long long)it->msg.seq);
     /* the sender's other connections */

@@ -13,6 +13,12 @@ static const im_rpc_method_t methods[] = {
     {"ListConversations", logic_handle_list_conversations},
     {"GetMessages", logic_handle_get_messages},
     {"UpdateCursor", logic_handle_update_cursor},
+    {"CreateGroup", logic_handle_create_group},
+    {"GetGroup", logic_handle_get_group},
+    {"ListGroups", logic_handle_list_groups},
+    {"ListMembers", logic_handle_list_members},
+    {"ChangeGroup", logic_handle_change_group},
+    {"GetReads", logic_handle_get_reads},
     {NULL, NULL},
 };
 

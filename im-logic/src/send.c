@@ -1,6 +1,7 @@
 /* send.c — the send pipeline over one batch of upstream `send` records ([consume]).
  *
- * validate -> recipients exist (a cache, else one GetUsers) -> dedup lookup + seq +
+ * validate -> recipients exist (a cache, else one GetUsers) -> group members, sender and
+ * mentions (send_group.c: one script per distinct group) -> dedup lookup + seq +
  * snowflake id (one pipeline) -> SaveMessages (one call, one transaction) -> dedup store
  * and sessions (one pipeline) -> ack + push (one record per gateway).
  * Round trips per batch, not per message. Nothing is acked or pushed before
@@ -25,22 +26,37 @@ static void refuse(logic_send_t *it, const char *code, const char *msg)
     it->error_msg = msg;
 }
 
+#define TYPE_SYSTEM 100
+
 static void validate(logic_t *l, logic_send_t *it)
 {
     const Im__Mq__V1__Upstream *up = it->up;
     size_t clen = strlen(up->content);
+    int group = up->group_id != 0;
     if (!im_cmid_valid(up->cmid)) refuse(it, "invalid_argument", "cmid must be 1..64 of [A-Za-z0-9_.:-]");
-    else if (up->to_user == 0) refuse(it, "invalid_argument", "missing recipient");
-    else if (up->to_user == up->user_id) refuse(it, "invalid_argument", "cannot send to yourself");
-    else if (up->type != 1 && up->type != 2 && up->type != 3) refuse(it, "invalid_argument", "unknown message type");
+    else if (it->system && (!group || up->type != TYPE_SYSTEM)) refuse(it, "invalid_argument", "bad system message");
+    else if (group && up->to_user != 0) refuse(it, "invalid_argument", "both a recipient and a group");
+    else if (!group && up->to_user == 0) refuse(it, "invalid_argument", "missing recipient");
+    else if (!group && up->to_user == up->user_id) refuse(it, "invalid_argument", "cannot send to yourself");
+    else if (!it->system && up->type != 1 && up->type != 2 && up->type != 3)
+        refuse(it, "invalid_argument", "unknown message type");
     else if (clen == 0) refuse(it, "invalid_argument", "empty content");
     else if (clen > MAX_CONTENT_BYTES) refuse(it, "too_large", "content too long");
     else if (!im_utf8_valid(up->content, clen)) refuse(it, "invalid_argument", "content is not UTF-8");
-    else if (im_utf8_chars(up->content, clen) > (size_t)IM_CFG_GET(l->cfg.max_content)) refuse(it, "too_large", "content too long");
+    else if (!it->system && im_utf8_chars(up->content, clen) > (size_t)IM_CFG_GET(l->cfg.max_content))
+        refuse(it, "too_large", "content too long");
     if (it->error) return;
-    im_conv_single(it->cid, up->user_id, up->to_user);
-    it->members[0] = up->user_id < up->to_user ? up->user_id : up->to_user;
-    it->members[1] = up->user_id < up->to_user ? up->to_user : up->user_id;
+    if (group) {   /* the sender only: a message never makes anyone a member */
+        im_conv_group(it->cid, up->group_id);
+        it->gid = up->group_id;
+        it->members[0] = up->user_id;
+        it->n_members = 1;
+    } else {
+        im_conv_single(it->cid, up->user_id, up->to_user);
+        it->members[0] = up->user_id < up->to_user ? up->user_id : up->to_user;
+        it->members[1] = up->user_id < up->to_user ? up->to_user : up->user_id;
+        it->n_members = 2;
+    }
     it->msg.conversation_id = it->cid;
     it->msg.sender_id = up->user_id;
     it->msg.type = up->type;
@@ -57,7 +73,7 @@ static int check_recipients(logic_t *l, logic_send_t *items, size_t n)
     Im__Repo__V1__GetUsersRequest req = IM__REPO__V1__GET_USERS_REQUEST__INIT;
     uint64_t *ids = im_calloc(n, sizeof *ids);
     for (size_t i = 0; i < n; i++)
-        if (!items[i].error && !im_u64map_get(&l->known_users, items[i].up->to_user))
+        if (!items[i].error && !items[i].gid && !im_u64map_get(&l->known_users, items[i].up->to_user))
             ids[req.n_user_ids++] = items[i].up->to_user;
     req.user_ids = ids;
     int rc = IM_OK;
@@ -74,7 +90,7 @@ static int check_recipients(logic_t *l, logic_send_t *items, size_t n)
         if (resp) protobuf_c_message_free_unpacked(resp, NULL);
     }
     for (size_t i = 0; rc == IM_OK && i < n; i++)
-        if (!items[i].error && !im_u64map_get(&l->known_users, items[i].up->to_user))
+        if (!items[i].error && !items[i].gid && !im_u64map_get(&l->known_users, items[i].up->to_user))
             refuse(&items[i], "not_found", "no such user");
     im_free(ids);
     return rc;
@@ -104,7 +120,7 @@ static int save(logic_t *l, logic_send_t *items, size_t n, size_t *conflicts)
         if (items[i].error || items[i].duplicate || items[i].msg.seq == 0) continue;   /* nothing to store */
         im__repo__v1__save_item__init(&store[m]);
         store[m].message = &items[i].msg;
-        store[m].n_members = 2;
+        store[m].n_members = items[i].n_members;
         store[m].members = items[i].members;
         store[m].trace = items[i].trace;
         ptrs[m] = &store[m];
@@ -165,17 +181,40 @@ static int save_each(logic_t *l, logic_send_t *items, size_t n, size_t *conflict
     return IM_OK;
 }
 
+/* The users a batch pushes to: recipients and senders, also_to, and every member of
+ * the groups it stored messages in (once per group). */
+static uint64_t *push_uids(const logic_send_t *items, size_t n, const logic_groups_t *gs, size_t *nu)
+{
+    size_t cap = 2 * n;
+    for (size_t i = 0; i < n; i++) cap += items[i].up->n_also_to;
+    for (size_t i = 0; i < gs->n; i++) cap += gs->v[i].nids;
+    uint64_t *uids = im_calloc(cap ? cap : 1, sizeof *uids);
+    size_t k = 0;
+    im_u64map_t seen;   /* groups already added */
+    im_u64map_init(&seen);
+    for (size_t i = 0; i < n; i++) {
+        const logic_send_t *it = &items[i];
+        if (it->error || it->duplicate) continue;
+        uids[k++] = it->up->user_id;
+        if (!it->gid) uids[k++] = it->up->to_user;
+        for (size_t j = 0; j < it->up->n_also_to; j++) uids[k++] = it->up->also_to[j];
+        const logic_group_t *g = it->gid ? logic_groups_find(gs, it->gid) : NULL;
+        if (g == NULL || im_u64map_get(&seen, g->gid)) continue;
+        im_u64map_put(&seen, g->gid, (void *)1);
+        for (size_t j = 0; j < g->nids; j++) uids[k++] = g->ids[j];
+    }
+    im_u64map_fini(&seen);
+    *nu = k;
+    return uids;
+}
+
 /* One pipelined round trip after the commit: the dedup outcomes are cached and the
  * sessions of the users to push to are read. */
-static void after_commit(logic_t *l, const logic_send_t *items, size_t n, logic_sessions_t *sessions)
+static void after_commit(logic_t *l, const logic_send_t *items, size_t n, const logic_groups_t *gs,
+                         logic_sessions_t *sessions)
 {
-    uint64_t *uids = im_calloc(2 * n, sizeof *uids);
-    size_t nu = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!items[i].error && !items[i].duplicate) {
-            uids[nu++] = items[i].up->to_user;
-            uids[nu++] = items[i].up->user_id;
-        }
+    size_t nu;
+    uint64_t *uids = push_uids(items, n, gs, &nu);
     logic_sessions_prepare(sessions, uids, nu);
     im_free(uids);
     redisContext *c = im_redis_acquire(l->redis);
@@ -191,11 +230,10 @@ static void after_commit(logic_t *l, const logic_send_t *items, size_t n, logic_
     im_redis_release(l->redis, c, rc == IM_EIO);
 }
 
-int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
+/* The rest of logic_send_batch, once every item is checked. */
+static int send_checked(logic_t *l, logic_send_t *items, size_t n, logic_groups_t *groups)
 {
-    for (size_t i = 0; i < n; i++) validate(l, &items[i]);
-    int rc = check_recipients(l, items, n);
-    if (rc != IM_OK) return rc;
+    int rc;
     mark_same(items, n);
 
     size_t conflicts = 0;
@@ -219,7 +257,7 @@ int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
             items[i].msg.created_at = first->msg.created_at;
         }
     logic_sessions_t sessions;
-    after_commit(l, items, n, &sessions);
+    after_commit(l, items, n, groups, &sessions);
     logic_out_t out;
     logic_out_init(&out);
     for (size_t i = 0; i < n; i++) {
@@ -238,11 +276,29 @@ int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
         } else {
             im_metric_add(l->m_sent, 1);
             logic_push_sent(&out, it);
-            logic_push_message(l, &out, &sessions, it);
+            if (it->gid) logic_push_group(l, &out, &sessions, groups, it);
+            else logic_push_message(l, &out, &sessions, it);
         }
         im_trace_set("");
     }
+    logic_push_group_notifies(l, &out, &sessions, groups);
     logic_out_flush(l, &out);
     logic_sessions_free(&sessions);
     return IM_OK;
+}
+
+int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) validate(l, &items[i]);
+    int rc = check_recipients(l, items, n);
+    if (rc != IM_OK) return rc;
+    logic_groups_t groups;
+    logic_groups_init(&groups);
+    if ((rc = logic_send_check_groups(l, items, n, &groups)) != IM_OK) {
+        logic_groups_free(&groups);
+        return rc;
+    }
+    rc = send_checked(l, items, n, &groups);
+    logic_groups_free(&groups);
+    return rc;
 }

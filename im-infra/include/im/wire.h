@@ -8,7 +8,11 @@
 
 #include "common.pb-c.h"
 
-/* {msg_id,conversation_id,seq,sender_id,type,content,mentions,created_at,cmid}; new reference. */
+/* Message.mentions value meaning @all (message_mentions.mentioned_user_id 0). */
+#define IM_WIRE_MENTION_ALL 0
+
+/* {msg_id,conversation_id,seq,sender_id,type,content,mentions,created_at,cmid}; new reference.
+ * mentions: user ids as numbers, @all as the string "all". */
 json_t *im_wire_message(const Im__Common__V1__Message *m);
 /* Compact JSON text of o; consumes the reference; caller frees with im_free. */
 char *im_wire_dump(json_t *o);
