@@ -109,3 +109,47 @@ def uname(prefix):
 
 def cid_of(a, b):
     return "s_%d_%d" % (min(a, b), max(a, b))
+
+
+# ---- groups (added for test_groups.py; module-level so the Client class stays as it is) ----
+def gcid(gid):
+    """The conversation id of group gid."""
+    return "g_%d" % gid
+
+
+def api(c, method, path, body=None):
+    """One REST call as client c to its gateway: (status, parsed JSON)."""
+    return http(method, c.url + path, body, token=c.token)
+
+
+def send_group(c, gid, content, mentions=None, cmid=None, type=1):  # noqa: A002 - the wire's name
+    """`send {cmid, group, type, content, mentions?}` on c's WebSocket; returns the cmid."""
+    cmid = cmid or uuid.uuid4().hex
+    frame = {"op": "send", "cmid": cmid, "group": gid, "type": type, "content": content}
+    if mentions is not None:
+        frame["mentions"] = mentions
+    c.send_json(frame)
+    return cmid
+
+
+def settle(c, quiet=1.0):
+    """Move every frame that arrives on c within `quiet` seconds into c.buf (bounded wait)."""
+    end = time.time() + quiet
+    while True:
+        left = end - time.time()
+        if left <= 0:
+            return
+        try:
+            c.buf.append(c.frames.get(timeout=left))
+        except queue.Empty:
+            return
+
+
+def take_all(c, op, where=None, quiet=1.0):
+    """After settle(c, quiet): every buffered frame of op (matching `where`), in arrival
+    order, removed from the buffer; the others stay."""
+    settle(c, quiet)
+    hit = [f.get("op") == op and (where is None or where(f)) for f in c.buf]
+    got = [f for f, h in zip(c.buf, hit) if h]
+    c.buf = [f for f, h in zip(c.buf, hit) if not h]
+    return got
