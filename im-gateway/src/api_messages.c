@@ -10,18 +10,9 @@
 
 void gw_api_messages(gw_t *g, gw_job_t *job)
 {
-    char cid[65];
-    const char *rest = job->path + strlen("/api/conversations/");
-    size_t n = strcspn(rest, "/");
-    if (n == 0 || n >= sizeof cid || strcmp(rest + n, "/messages") != 0) {
-        gw_job_error(job, 404, "not_found", "no such endpoint");
-        return;
-    }
-    memcpy(cid, rest, n);
-    cid[n] = '\0';
     Im__Logic__V1__GetMessagesRequest req = IM__LOGIC__V1__GET_MESSAGES_REQUEST__INIT;
     req.user_id = job->user_id;
-    req.conversation_id = cid;
+    req.conversation_id = job->params[0];   /* logic checks it */
     uint64_t limit = 50;
     gw_query_u64(job->query, "after_seq", &req.after_seq);
     gw_query_u64(job->query, "before_seq", &req.before_seq);

@@ -32,6 +32,7 @@ static const struct {
     {"invalid_argument", 400}, {"unauthorized", 401}, {"invalid_credentials", 401},
     {"forbidden", 403},        {"not_found", 404},    {"username_taken", 409},
     {"too_large", 413},        {"rate_limited", 429}, {"unavailable", 503},
+    {"not_member", 403},
 };
 
 int gw_reply_logic_error(gw_job_t *job, const char *code, const char *message)
@@ -80,4 +81,13 @@ int gw_query_u64(const char *query, const char *name, uint64_t *out)
     if (errno || *end) return 0;
     *out = x;
     return 1;
+}
+
+uint64_t gw_parse_id(const char *s)
+{
+    char *end;
+    if (s == NULL || *s < '1' || *s > '9') return 0;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    return errno || *end ? 0 : (uint64_t)x;
 }

@@ -59,6 +59,7 @@ void gw_conn_close(gw_t *g, gw_conn_t *c)
         gw_frame_unref(o->frame);
         im_free(o);
     }
+    gw_notify_free(c);
     im_free(c->rx);
     im_free(c);
     im_metric_add(g->m_conns, -1);
@@ -142,7 +143,8 @@ void gw_conns_deliver(gw_t *g, gw_push_t *p)
             if (u == NULL) continue;   /* gone since logic looked: sync covers it */
             for (gw_conn_t *c = u->conns; c; c = c->next_of_user) {
                 if ((t->conn_id && c->id != t->conn_id) || (t->except_conn_id && c->id == t->except_conn_id)) continue;
-                gw_conn_send(g, c, f);
+                if (d->notify_cid && *d->notify_cid) gw_notify_offer(g, c, d->notify_cid, d->notify_seq, f);
+                else gw_conn_send(g, c, f);
                 delivered++;
             }
         }

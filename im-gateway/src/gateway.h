@@ -70,6 +70,7 @@ typedef struct {
     int cursor_rate;          /* ack/read per second per user */
     int cursor_burst;
     int cursor_flush_ms;      /* acks/reads are coalesced this long */
+    int notify_interval_ms;   /* at most one `notify` per conversation per connection this often */
     char *kafka_brokers;
     int up_queue_max;         /* sends waiting for Kafka before the next is refused `unavailable` */
     char *redis_host;
@@ -91,6 +92,7 @@ struct gw_job_s {
     gw_api_fn fn;
     char method[8];
     char path[256];           /* without the query string */
+    char params[2][64];       /* the path's {} segments, in order (routes.c) */
     char *query;              /* raw query string, "" if none */
     char *body;               /* request body, NUL-terminated */
     size_t body_len;
@@ -131,6 +133,8 @@ typedef struct {
 } gw_cursor_t;
 
 /* One WebSocket connection ([S] only). */
+typedef struct gw_note_s gw_note_t;   /* notify.c */
+
 typedef struct gw_conn_s {
     struct lws *wsi;
     uint64_t id;              /* conn_id: fixed64 in Kafka records, hex in Redis and `hello` */
@@ -144,6 +148,8 @@ typedef struct gw_conn_s {
     char *rx;                 /* the message being reassembled from fragments */
     size_t rx_len;
     int rx_too_large;         /* this message went past max_frame: discard till its end */
+    gw_note_t *notes;         /* notify.c: the last notify per conversation, and the one held */
+    int nnotes, notify_held;
 } gw_conn_t;
 
 /* A user with at least one connection on this gateway ([S] only). */
@@ -215,6 +221,12 @@ struct gw_s {
     lws_sorted_usec_list_t cursor_timer;
     int cursor_armed;
 
+    /* [S]: connections holding a `notify` until its interval passes (notify.c), by id */
+    uint64_t *held;
+    size_t nheld, capheld;
+    lws_sorted_usec_list_t notify_timer;
+    int notify_armed;
+
     im_metric_t *m_conns;     /* gauge: open WebSocket connections */
     im_metric_t *m_sends;     /* sends produced upstream */
     im_metric_t *m_pushed;    /* frames written to clients */
@@ -250,7 +262,9 @@ void gw_job_error(gw_job_t *job, int status, const char *code, const char *messa
 
 /* ---- routes.c ---- */
 /* The handler for method + path; *auth says whether it needs a bearer token. */
-gw_api_fn gw_route(const char *method, const char *path, int *auth);
+/* The handler for method + path; *auth says whether it needs a bearer token; the path's
+ * {} segments go to params. NULL: no such endpoint. */
+gw_api_fn gw_route(const char *method, const char *path, int *auth, char params[2][64]);
 
 /* ---- api_*.c: REST handlers, one file each ([W]) ---- */
 void gw_api_ping(gw_t *g, gw_job_t *job);
@@ -260,6 +274,16 @@ void gw_api_me(gw_t *g, gw_job_t *job);
 void gw_api_users(gw_t *g, gw_job_t *job);
 void gw_api_conversations(gw_t *g, gw_job_t *job);
 void gw_api_messages(gw_t *g, gw_job_t *job);
+void gw_api_reads(gw_t *g, gw_job_t *job);
+void gw_api_group_create(gw_t *g, gw_job_t *job);
+void gw_api_groups(gw_t *g, gw_job_t *job);
+void gw_api_group(gw_t *g, gw_job_t *job);
+void gw_api_group_update(gw_t *g, gw_job_t *job);
+void gw_api_group_members(gw_t *g, gw_job_t *job);
+void gw_api_group_invite(gw_t *g, gw_job_t *job);
+void gw_api_group_join(gw_t *g, gw_job_t *job);
+void gw_api_group_remove(gw_t *g, gw_job_t *job);
+void gw_api_group_role(gw_t *g, gw_job_t *job);
 
 /* ---- api_util.c ([W]) ---- */
 /* Calls im-logic; on failure answers the job 503 and returns non-OK. */
@@ -271,6 +295,19 @@ void gw_reply_json(gw_job_t *job, int status, void *json);      /* takes a json_
 void *gw_json_user(const Im__Common__V1__User *u);
 int gw_query_u64(const char *query, const char *name, uint64_t *out);   /* 1 if present and valid */
 int gw_query_str(const char *query, const char *name, char *out, size_t outlen);
+/* A decimal id > 0 with nothing after it (a path segment); 0 if it is not one. */
+uint64_t gw_parse_id(const char *s);
+
+/* ---- api_group_util.c ([W]) ---- */
+const char *gw_role_name(int role);          /* 1 member, 2 admin, 3 owner; else NULL */
+int gw_role_of(const char *name);            /* the inverse; 0 if unknown */
+/* {group_id, name, owner_id, announcement, member_count, open, my_role}; new reference */
+void *gw_json_group(const Im__Common__V1__Group *gr, int my_role);
+/* The group id of job->params[0], or answers 404 and returns 0. */
+uint64_t gw_job_group(gw_job_t *job);
+/* Calls Logic.ChangeGroup with req (user_id and group_id set here); on success returns the
+ * reply (caller frees with protobuf_c_message_free_unpacked), else answers the job, NULL. */
+Im__Logic__V1__GroupReply *gw_change_group(gw_t *g, gw_job_t *job, Im__Logic__V1__ChangeGroupRequest *req);
 
 /* ---- ws.c: WebSocket events on [S] ---- */
 int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -289,9 +326,19 @@ int gw_conn_write(gw_t *g, gw_conn_t *c);                         /* WRITEABLE: 
 void gw_conns_deliver(gw_t *g, gw_push_t *p);                     /* a downstream record */
 void gw_conns_sweep_start(gw_t *g);
 
+/* ---- notify.c: `notify` frames, at most one per conversation per connection per
+ * notify_interval_ms ([S]) ---- */
+void gw_notify_offer(gw_t *g, gw_conn_t *c, const char *cid, uint64_t seq, gw_frame_t *f);
+void gw_notify_due(lws_sorted_usec_list_t *sul);
+void gw_notify_free(gw_conn_t *c);   /* on close: drops what it holds */
+
 /* ---- handle_*.c: one file per client op ([S]) ---- */
 typedef void (*gw_op_fn)(gw_t *g, gw_conn_t *c, void *msg /* json_t object */);
 void gw_handle_send(gw_t *g, gw_conn_t *c, void *msg);
+/* A send's `mentions` (a json_t): up to GW_MENTIONS_MAX positive ids, or exactly ["all"]
+ * (*all = 1); groups only (in_group). IM_EINVAL for any other shape. */
+#define GW_MENTIONS_MAX 100
+int gw_mentions_parse(void *list, int in_group, uint64_t out[GW_MENTIONS_MAX], size_t *n, int *all);
 void gw_handle_cursor(gw_t *g, gw_conn_t *c, void *msg);   /* ack and read */
 void gw_handle_sync(gw_t *g, gw_conn_t *c, void *msg);
 void gw_handle_ping(gw_t *g, gw_conn_t *c, void *msg);

@@ -1,6 +1,7 @@
-/* handle_send.c — `send {cmid, to, type, content}`: check the shape, rate limit, produce
- * upstream. The gateway does no business logic: logic validates the recipient, dedups and
- * stores; the client hears back through `sent` or `error` with its cmid. */
+/* handle_send.c — `send {cmid, to | group, type, content, mentions?}`: check the shape, rate
+ * limit, produce upstream keyed by the conversation. The gateway does no business logic:
+ * logic checks the recipient or the membership and the mentions, dedups and stores; the
+ * client hears back through `sent` or `error` with its cmid. */
 #include "gateway.h"
 #include "im/clock.h"
 #include "im/conv.h"
@@ -20,13 +21,21 @@ void gw_handle_send(gw_t *g, gw_conn_t *c, void *msg)
         gw_ws_error(g, c, "invalid_argument", "cmid must be 1..64 of [A-Za-z0-9_.:-]", NULL);
         return;
     }
-    if (json_object_get(msg, "group")) {
-        gw_ws_error(g, c, "invalid_argument", "group messages are not available yet", cmid);
+    json_t *group = json_object_get(msg, "group"), *mentions = json_object_get(msg, "mentions");
+    json_t *dest = group ? group : to;
+    if ((group != NULL) == (to != NULL) || !json_is_integer(dest) || json_integer_value(dest) <= 0 ||
+        content == NULL ||
+        (type && (!json_is_integer(type) || json_integer_value(type) < 1 || json_integer_value(type) > 255))) {
+        gw_ws_error(g, c, "invalid_argument",
+                    "send needs to (user id) or group (group id), content (string), type? (1..255)", cmid);
         return;
     }
-    if (!json_is_integer(to) || json_integer_value(to) <= 0 || content == NULL ||
-        (type && (!json_is_integer(type) || json_integer_value(type) < 1 || json_integer_value(type) > 255))) {
-        gw_ws_error(g, c, "invalid_argument", "send needs to (user id), content (string), type? (1..255)", cmid);
+    uint64_t ids[GW_MENTIONS_MAX];
+    size_t nids = 0;
+    int all = 0;
+    if (mentions && gw_mentions_parse(mentions, group != NULL, ids, &nids, &all) != IM_OK) {
+        gw_ws_error(g, c, "invalid_argument",
+                    "mentions (groups only) is a list of up to 100 member ids, or [\"all\"]", cmid);
         return;
     }
     if (!im_bucket_take(&c->user->send_bucket, IM_CFG_GET(g->cfg.send_rate), IM_CFG_GET(g->cfg.send_burst),
@@ -34,15 +43,20 @@ void gw_handle_send(gw_t *g, gw_conn_t *c, void *msg)
         gw_ws_error(g, c, "rate_limited", "too many messages, slow down", cmid);
         return;
     }
-    uint64_t me = c->user->id, peer = (uint64_t)json_integer_value(to);
+    uint64_t me = c->user->id, dest_id = (uint64_t)json_integer_value(dest);
     char cid[IM_CONV_ID_MAX], trace[33];
-    im_conv_single(cid, me, peer);
+    if (group) im_conv_group(cid, dest_id);
+    else im_conv_single(cid, me, dest_id);
     im_trace_new(trace);
 
     Im__Mq__V1__Upstream up;
     gw_up_init(g, c, "send", &up);
     up.cmid = (char *)cmid;
-    up.to_user = peer;
+    up.to_user = group ? 0 : dest_id;
+    up.group_id = group ? dest_id : 0;
+    up.mentions = ids;
+    up.n_mentions = nids;
+    up.mention_all = all;
     up.type = type ? (int32_t)json_integer_value(type) : 1;
     up.content = (char *)content;
     up.conversation_id = cid;
@@ -55,4 +69,23 @@ void gw_handle_send(gw_t *g, gw_conn_t *c, void *msg)
                  (unsigned long long)c->id, cmid, cid);
     }
     im_trace_set("");
+}
+
+int gw_mentions_parse(void *list, int in_group, uint64_t out[GW_MENTIONS_MAX], size_t *n, int *all)
+{
+    json_t *a = list;
+    size_t len = json_array_size(a);
+    *n = 0;
+    *all = 0;
+    if (!json_is_array(a) || (len > 0 && !in_group) || len > GW_MENTIONS_MAX) return IM_EINVAL;
+    if (len == 1 && json_is_string(json_array_get(a, 0))) {
+        *all = strcmp(json_string_value(json_array_get(a, 0)), "all") == 0;
+        return *all ? IM_OK : IM_EINVAL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        json_t *v = json_array_get(a, i);
+        if (!json_is_integer(v) || json_integer_value(v) <= 0) return IM_EINVAL;
+        out[(*n)++] = (uint64_t)json_integer_value(v);
+    }
+    return IM_OK;
 }

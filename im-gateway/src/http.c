@@ -23,6 +23,7 @@ static const char *method_of(struct lws *wsi, char *uri, int urilen)
     static const struct { enum lws_token_indexes tok; const char *name; } m[] = {
         {WSI_TOKEN_GET_URI, "GET"}, {WSI_TOKEN_POST_URI, "POST"},
         {WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_PUT_URI, "PUT"},
+        {WSI_TOKEN_PATCH_URI, "PATCH"},
     };
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
         if (lws_hdr_total_length(wsi, m[i].tok) > 0) {
@@ -80,14 +81,14 @@ static int begin(struct lws *wsi, gw_http_t *h)
     job->query = query_of(wsi);
     job->body = im_strdup("");
     int auth = 0;
-    job->fn = gw_route(method, job->path, &auth);
+    job->fn = gw_route(method, job->path, &auth, job->params);
     if (job->fn == NULL) {
         gw_job_error(job, 404, "not_found", "no such endpoint");
         ready(wsi, h);
     } else if (auth && bearer_user(wsi, g, &job->user_id) != IM_OK) {
         gw_job_error(job, 401, "unauthorized", "missing, invalid or expired token");
         ready(wsi, h);
-    } else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+    } else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
         h->state = JOB_READING;
     } else {
         h->state = JOB_RUNNING;

@@ -57,6 +57,7 @@ static void stop(gw_t *g)
     gw_session_stop(g);      /* drains the HDELs */
     gw_up_stop(g);           /* flushes what clients sent */
     im_free(g->cursors);
+    im_free(g->held);
     im_info("gateway.stopped", "sends_produced=%lld", (long long)im_metric_get(g->m_sends));
     im_discovery_fini(&g->logic);
     im_daemon_fini(&g->daemon);

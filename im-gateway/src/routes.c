@@ -1,11 +1,14 @@
-/* routes.c — the REST routing table: method + path -> handler, and whether it needs a token. */
+/* routes.c — the REST routing table: method + path pattern -> handler, and whether it
+ * needs a token. A pattern's "{}" segment matches any one non-empty segment and is handed
+ * to the handler in job->params (the handler parses it: an id, a conversation id). */
+#include <stdio.h>
 #include <string.h>
 
 #include "gateway.h"
 
 static const struct {
     const char *method;
-    const char *path;    /* exact, or a prefix when it ends with '/' */
+    const char *pattern;
     int auth;            /* needs `Authorization: Bearer <jwt>` */
     gw_api_fn fn;
 } routes[] = {
@@ -15,19 +18,44 @@ static const struct {
     {"GET", "/api/me", 1, gw_api_me},
     {"GET", "/api/users", 1, gw_api_users},
     {"GET", "/api/conversations", 1, gw_api_conversations},
-    {"GET", "/api/conversations/", 1, gw_api_messages},   /* {cid}/messages */
+    {"GET", "/api/conversations/{}/messages", 1, gw_api_messages},
+    {"GET", "/api/conversations/{}/reads", 1, gw_api_reads},
+    {"POST", "/api/groups", 1, gw_api_group_create},
+    {"GET", "/api/groups", 1, gw_api_groups},
+    {"GET", "/api/groups/{}", 1, gw_api_group},
+    {"PATCH", "/api/groups/{}", 1, gw_api_group_update},
+    {"GET", "/api/groups/{}/members", 1, gw_api_group_members},
+    {"POST", "/api/groups/{}/members", 1, gw_api_group_invite},
+    {"POST", "/api/groups/{}/join", 1, gw_api_group_join},
+    {"DELETE", "/api/groups/{}/members/{}", 1, gw_api_group_remove},
+    {"PUT", "/api/groups/{}/members/{}", 1, gw_api_group_role},
 };
 
-gw_api_fn gw_route(const char *method, const char *path, int *auth)
+/* 1 if path matches pattern segment by segment; the {} segments are copied to params. */
+static int match(const char *pattern, const char *path, char params[2][64])
 {
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        size_t n = strlen(routes[i].path);
-        int prefix = routes[i].path[n - 1] == '/';
-        if (strcmp(method, routes[i].method) == 0 &&
-            (prefix ? strncmp(path, routes[i].path, n) == 0 : strcmp(path, routes[i].path) == 0)) {
+    int np = 0;
+    while (*pattern && *path) {
+        if (strncmp(pattern, "{}", 2) == 0) {
+            size_t n = strcspn(path, "/");
+            if (n == 0 || n >= 64 || np == 2) return 0;
+            memcpy(params[np], path, n);
+            params[np++][n] = '\0';
+            pattern += 2;
+            path += n;
+        } else if (*pattern++ != *path++) {
+            return 0;
+        }
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+gw_api_fn gw_route(const char *method, const char *path, int *auth, char params[2][64])
+{
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (strcmp(method, routes[i].method) == 0 && match(routes[i].pattern, path, params)) {
             *auth = routes[i].auth;
             return routes[i].fn;
         }
-    }
     return NULL;
 }

@@ -43,8 +43,8 @@ static int prepare(logic_t *l, im_rpc_call_t *call, const Im__Logic__V1__ChangeG
         for (size_t i = 0; i < in->n_user_ids; i++) {
             size_t k = 0;
             while (k < n && ids[k] != in->user_ids[i]) k++;
-            if (k == n && in->user_ids[i] != 0 && in->user_ids[i] != in->user_id) ids[n++] = in->user_ids[i];
-        }
+            if (k == n && in->user_ids[i] != 0) ids[n++] = in->user_ids[i];
+        }   /* the caller may be among them: repo checks the caller first, then skips members */
         if (n == 0) return bad(out, "user_ids must name someone to invite");
         if (n > INVITES_PER_CALL) {
             out->error = "too_large";

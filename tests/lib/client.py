@@ -137,10 +137,8 @@ def settle(c, quiet=1.0):
     end = time.time() + quiet
     while True:
         left = end - time.time()
-        if left <= 0:
-            return
-        try:
-            c.buf.append(c.frames.get(timeout=left))
+        try:   # what has already arrived is taken even when the wait is over
+            c.buf.append(c.frames.get(timeout=left) if left > 0 else c.frames.get_nowait())
         except queue.Empty:
             return
 
