@@ -26,9 +26,13 @@
  *   Push path (server -> client):
  *     im-downstream-topic-{gateway_id} -> [D] down.c -> inbox -> [S] conns.c fan-out
  *       -> each connection's outbox -> ws.c WRITEABLE -> client
+ *     (a large group's `notify` passes notify.c first: one per conversation per
+ *     connection per notify_interval_ms, the newest held for a gateway timer)
  *   REST path (e.g. POST /api/login):
  *     client -http-> [S] http.c (read body, JWT, route) -> jobs.c queue
  *       -> [W] api_<name>.c -grpc-> im-logic -> done list -> [S] http.c writes reply
+ *     routes.c maps method + path pattern ("/api/groups/{}/members/{}") to the handler;
+ *     group endpoints are api_group*.c, their shared parts api_group_util.c.
  *   WebSocket `sync` takes the REST path's workers too (handle_sync.c).
  *   Heartbeat: clients `ping` every heartbeat_s; one 1 s lws timer (conns.c) sweeps
  *   connections idle for 2.5 x heartbeat_s: no timer per connection.
