@@ -34,6 +34,7 @@
  *     ws.c              minimal WebSocket client on libuv (upgrade, masking, text frames)
  *     scenario_conns.c  many idle authenticated connections: connect rate, RSS, idle CPU
  *     scenario_p2p.c    sender/receiver pairs: throughput, latencies, loss and duplicates
+ *     scenario_group.c  one group, all members online, one sender: first/last delivery
  *     stats.c           histograms and percentiles
  *     report.c          the table on stdout and the --json file
  */
@@ -58,7 +59,7 @@ typedef struct {
     char text[128];          /* as given, without a trailing '/' */
 } bench_url_t;
 
-typedef enum { BENCH_CONNS = 1, BENCH_P2P } bench_scenario_t;
+typedef enum { BENCH_CONNS = 1, BENCH_P2P, BENCH_GROUP } bench_scenario_t;
 
 typedef struct {
     bench_scenario_t scenario;
@@ -91,6 +92,8 @@ typedef struct {
     int drain_s;                      /* after the run, wait this long for acks and pushes */
     int ack_every;                    /* receivers ack every Nth `msg` (1); 0 = never */
     int read;                         /* receivers also send `read` with each ack */
+    /* group */
+    int members;                      /* group size, the sender included */
 } bench_opts_t;
 
 int bench_opts_parse(bench_opts_t *o, int argc, char **argv);
@@ -284,9 +287,35 @@ typedef struct {
 
 int bench_p2p_run(const bench_opts_t *o, bench_p2p_result_t *r);
 
+/* ---- scenario_group.c ---- */
+
+enum {
+    BENCH_GLAT_SENT = 0,     /* send -> `sent` on the sender */
+    BENCH_GLAT_FIRST,        /* send -> the first member has it */
+    BENCH_GLAT_LAST,         /* send -> the last member has it */
+    BENCH_GLAT_EACH,         /* send -> each member's delivery */
+    BENCH_GLAT_N
+};
+
+typedef struct {
+    int members, rate, duration_s;
+    double setup_s;                   /* register, log in, create the group */
+    uint64_t sends, sends_measured, acked, unacked;
+    uint64_t missing;                 /* (member, message) pairs never delivered */
+    uint64_t duplicates;              /* a member got a message twice */
+    uint64_t complete_measured;       /* measured messages every member had within 1 s of the window */
+    uint64_t notifies, acks, errors, conns_dropped;
+    double send_rate;
+    bench_lat_t lat[BENCH_GLAT_N];    /* messages sent inside the window */
+    int failed;
+} bench_group_result_t;
+
+int bench_group_run(const bench_opts_t *o, bench_group_result_t *r);
+
 /* ---- report.c ---- */
 
 void bench_report_conns(const bench_opts_t *o, const bench_conns_result_t *r);
 void bench_report_p2p(const bench_opts_t *o, const bench_p2p_result_t *r);
+void bench_report_group(const bench_opts_t *o, const bench_group_result_t *r);
 
 #endif

@@ -26,6 +26,14 @@ int main(int argc, char **argv)
         im_free(r);
         return exit_code;
     }
+    if (o.scenario == BENCH_GROUP) {
+        bench_group_result_t *r = im_calloc(1, sizeof *r);
+        int rc = bench_group_run(&o, r);
+        if (rc == IM_OK) bench_report_group(&o, r);
+        int exit_code = rc != IM_OK ? 2 : r->failed ? 1 : 0;
+        im_free(r);
+        return exit_code;
+    }
     bench_p2p_result_t *r = im_calloc(1, sizeof *r);
     int rc = bench_p2p_run(&o, r);
     if (rc == IM_OK) bench_report_p2p(&o, r);

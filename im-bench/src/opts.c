@@ -18,6 +18,8 @@ void bench_usage(FILE *f)
         "                      [--users U] [--inflight K]\n"
         "       im-bench p2p   [common] [--pairs N] [--rate R] [--duration S] [--warmup S]\n"
         "                      [--window W] [--size B] [--drain S] [--ack N] [--read]\n"
+        "       im-bench group [common] [--members N] [--rate R] [--duration S] [--warmup S]\n"
+        "                      [--drain S] [--ack N]\n"
         "\n"
         "conns: open N authenticated WebSocket connections round-robin over the gateways\n"
         "  (U accounts, default min(N,1000), shared by the connections), in P worker\n"
@@ -41,6 +43,12 @@ void bench_usage(FILE *f)
         "  fast runs.\n"
         "  The gateways' per-user send limit (send_rate 20/s) must be raised for this, e.g.\n"
         "  CIM_SEND_RATE=100000 CIM_SEND_BURST=100000 ./deploy/local/up.sh\n"
+        "group: N users (100) in one group, all connected round-robin over the gateways;\n"
+        "  member 0 creates it and sends R group messages/s (10) for S seconds after the\n"
+        "  warmup. Reports send->sent and send->first/last/each member's delivery: its\n"
+        "  `msg`, or above the server's large_group_threshold the `notify` whose max_seq\n"
+        "  reaches the message. Exit 1 unless every member got every message exactly once.\n"
+        "  Members ack every --ack `msg` (1). Past ~28000 members per gateway, --source-addrs.\n"
         "\n"
         "common:\n"
         "  --gateways URL[,URL...]  gateway base URLs (" DEFAULT_GATEWAYS ")\n"
@@ -186,7 +194,7 @@ static int int_arg(const char *name, const char *v, int min, int max, int *out)
 enum {
     O_GATEWAYS = 256, O_ADMIN, O_ETCD, O_JSON, O_TIMEOUT, O_SETUP, O_N, O_PROCS, O_HOLD,
     O_HEARTBEAT, O_USERS, O_INFLIGHT, O_PAIRS, O_RATE, O_DURATION, O_WARMUP, O_WINDOW,
-    O_SIZE, O_DRAIN, O_HELP, O_ACK, O_READ, O_SRC
+    O_SIZE, O_DRAIN, O_HELP, O_ACK, O_READ, O_SRC, O_MEMBERS
 };
 
 /* Same order as the enum above: longopts[id - O_GATEWAYS] names option id. */
@@ -198,7 +206,8 @@ static const struct option longopts[] = {
     {"pairs", 1, 0, O_PAIRS},       {"rate", 1, 0, O_RATE},       {"duration", 1, 0, O_DURATION},
     {"warmup", 1, 0, O_WARMUP},     {"window", 1, 0, O_WINDOW},   {"size", 1, 0, O_SIZE},
     {"drain", 1, 0, O_DRAIN},       {"help", 0, 0, O_HELP},       {"ack", 1, 0, O_ACK},
-    {"read", 0, 0, O_READ},         {"source-addrs", 1, 0, O_SRC}, {0, 0, 0, 0},
+    {"read", 0, 0, O_READ},         {"source-addrs", 1, 0, O_SRC}, {"members", 1, 0, O_MEMBERS},
+    {0, 0, 0, 0},
 };
 
 /* The integer options: where each goes and its bounds. */
@@ -223,6 +232,7 @@ static int *int_field(bench_opts_t *o, int id, int *min, int *max)
     case O_SIZE: *max = 4000; return &o->size;
     case O_DRAIN: return &o->drain_s;
     case O_ACK: *max = 1000000; return &o->ack_every;
+    case O_MEMBERS: *min = 2; *max = 20000; return &o->members;
     default: return NULL;
     }
 }
@@ -233,6 +243,7 @@ int bench_opts_parse(bench_opts_t *o, int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) return -1;
     if (strcmp(argv[1], "conns") == 0) o->scenario = BENCH_CONNS;
     else if (strcmp(argv[1], "p2p") == 0) o->scenario = BENCH_P2P;
+    else if (strcmp(argv[1], "group") == 0) o->scenario = BENCH_GROUP;
     else {
         fprintf(stderr, "im-bench: unknown scenario '%s'\n", argv[1]);
         return -1;
@@ -243,12 +254,13 @@ int bench_opts_parse(bench_opts_t *o, int argc, char **argv)
     o->hold_s = 10;
     o->inflight = 200;
     o->pairs = 10;
-    o->rate = 1000;
+    o->rate = o->scenario == BENCH_GROUP ? 10 : 1000;
     o->duration_s = 10;
     o->warmup_s = 2;
     o->window = 64;
     o->drain_s = 10;
     o->ack_every = 1;
+    o->members = 100;
     const char *gateways = NULL, *admin = NULL;
 
     optind = 2;
@@ -291,6 +303,10 @@ int bench_opts_parse(bench_opts_t *o, int argc, char **argv)
             fprintf(stderr, "im-bench: --source-addrs and %s are not of one address family\n", o->gw[g].text);
             return -1;
         }
+    }
+    if (o->scenario == BENCH_GROUP && o->rate == 0) {
+        fprintf(stderr, "im-bench: group needs --rate of at least 1\n");
+        return -1;
     }
     if (o->read && o->ack_every == 0) {
         fprintf(stderr, "im-bench: --read goes with the acks: not with --ack 0\n");
