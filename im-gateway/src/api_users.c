@@ -1,18 +1,53 @@
-/* api_users.c — GET /api/users?q=prefix -> {users:[…]} (never the caller). */
+/* api_users.c — GET /api/users?q=prefix -> {users:[…]} (never the caller);
+ * GET /api/users?ids=1,2,3 -> the profiles of those users (at most GW_USER_IDS_MAX;
+ * unknown ids are left out). */
 #include "gateway.h"
 
 #include <jansson.h>
+#include <string.h>
+#include <strings.h>
+
+#define GW_USER_IDS_MAX 100
+
+/* "1,2,3" (commas also as %2C) into ids; the count, or -1 if malformed or too many. */
+static int parse_ids(const char *s, uint64_t *ids)
+{
+    char one[24];
+    for (int n = 0;;) {
+        size_t len = strcspn(s, ",%");
+        if (len == 0 || len >= sizeof one || n == GW_USER_IDS_MAX) return -1;
+        memcpy(one, s, len);
+        one[len] = '\0';
+        if ((ids[n++] = gw_parse_id(one)) == 0) return -1;
+        s += len;
+        if (*s == '\0') return n;
+        if (*s == ',') s += 1;
+        else if (strncasecmp(s, "%2C", 3) == 0) s += 3;
+        else return -1;
+    }
+}
 
 void gw_api_users(gw_t *g, gw_job_t *job)
 {
-    char q[128];
-    if (!gw_query_str(job->query, "q", q, sizeof q) || q[0] == '\0') {
-        gw_job_error(job, 400, "invalid_argument", "q is required");
-        return;
-    }
+    char q[128], list[GW_USER_IDS_MAX * 24];
+    uint64_t ids[GW_USER_IDS_MAX];
+    int n_ids = 0;
     Im__Logic__V1__SearchUsersRequest req = IM__LOGIC__V1__SEARCH_USERS_REQUEST__INIT;
     req.user_id = job->user_id;
-    req.query = q;
+    if (gw_query_str(job->query, "ids", list, sizeof list)) {
+        if ((n_ids = parse_ids(list, ids)) <= 0) {
+            gw_job_error(job, 400, "invalid_argument", "ids must be 1-100 user ids separated by commas");
+            return;
+        }
+        req.n_ids = (size_t)n_ids;
+        req.ids = ids;
+        req.query = "";
+    } else if (!gw_query_str(job->query, "q", q, sizeof q) || q[0] == '\0') {
+        gw_job_error(job, 400, "invalid_argument", "q or ids is required");
+        return;
+    } else {
+        req.query = q;
+    }
     ProtobufCMessage *resp = NULL;
     if (gw_logic_call(g, job, "SearchUsers", &req.base, &resp) != IM_OK) return;
     Im__Logic__V1__SearchUsersReply *r = (void *)resp;

@@ -1,5 +1,6 @@
 // chat.mjs — the browser end-to-end test: two users in real headless Chromium against a
-// real local cluster (two gateways). Usage: node chat.mjs URL_A URL_B
+// real local cluster (two gateways), then a third user for a group scene.
+// Usage: node chat.mjs URL_A URL_B
 // Saves screenshots to tests/out/screens/ and fails on any console error.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -13,6 +14,7 @@ const T = 10000;
 const suffix = Math.random().toString(36).slice(2, 8);
 const alice = { name: `alice_${suffix}`, nick: 'Alice', pass: 'correct horse 1' };
 const bob = { name: `bob_${suffix}`, nick: 'Bob', pass: 'correct horse 2' };
+const carol = { name: `carol_${suffix}`, nick: 'Carol', pass: 'correct horse 3' };
 
 let passed = 0, failed = 0, shots = 0;
 const consoleErrors = [];
@@ -26,7 +28,7 @@ async function step(name, fn) {
   } catch (e) {
     failed++;
     console.log(`FAIL ${name}: ${e.message.split('\n')[0]}`);
-    for (const [p, who] of [[pageA, 'A'], [pageB, 'B']])
+    for (const [p, who] of [[pageA, 'A'], [pageB, 'B'], [pageC, 'C']])
       if (!p.isClosed()) await p.screenshot({ path: join(SCREENS, `fail-${++shots}-${who}.png`) }).catch(() => {});
   }
 }
@@ -72,6 +74,9 @@ const ctxA = await browser.newContext({ viewport: { width: 1100, height: 700 } }
 const ctxB = await browser.newContext({ viewport: { width: 1100, height: 700 } });
 let pageA = await ctxA.newPage();
 let pageB = await ctxB.newPage();
+const ctxC = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+const pageC = await ctxC.newPage();
+watch(pageC, 'C');
 watch(pageA, 'A');
 watch(pageB, 'B');
 
@@ -159,6 +164,81 @@ try {
     await waitTheirs(pageB, 'queued while offline');
     const n = await pageB.locator('.row.theirs', { hasText: 'queued while offline' }).count();
     if (n !== 1) throw new Error(`delivered ${n} times`);
+  });
+
+  // ---------- the group scene: A creates a group with B and C ----------
+  const group = `Team ${suffix}`;
+  const system = (page, text) => page.getByTestId('system').filter({ hasText: text }).waitFor({ timeout: T });
+
+  await step('C registers; A creates a group with B (from her chats) and C (by search)', async () => {
+    await pageC.goto(urlB);
+    await register(pageC, carol);
+    await pageA.getByTestId('plus').click();
+    await pageA.getByTestId('new-group').click();
+    await pageA.getByTestId('group-name').fill(group);
+    await pageA.getByTestId('candidate').filter({ hasText: 'Bob' }).click();
+    await pageA.getByTestId('group-search').fill(carol.name);
+    await pageA.getByTestId('candidate').filter({ hasText: 'Carol' }).click();
+    await shot(pageA, '05-new-group');
+    await pageA.getByTestId('group-create').click();
+    await pageA.getByTestId('peer-name').filter({ hasText: `${group} (3)` }).waitFor({ timeout: T });
+    await system(pageA, `You created the group “${group}” with`);
+  });
+
+  await step('B and C see the group in their list; B writes, A and C see it under his name', async () => {
+    for (const p of [pageB, pageC])
+      await p.getByTestId('conversation').filter({ hasText: group }).waitFor({ timeout: T });
+    await pageB.getByTestId('conversation').filter({ hasText: group }).click();
+    await system(pageB, `Alice created the group “${group}” with`);
+    await say(pageB, 'hi team');
+    await waitMine(pageB, 'hi team');
+    await waitTheirs(pageA, 'hi team');
+    await pageA.locator('.row.theirs', { hasText: 'hi team' }).locator('.sender', { hasText: 'Bob' }).waitFor({ timeout: T });
+  });
+
+  await step('A @mentions C with the picker; C sees [@you] in the list and the message ringed', async () => {
+    await pageA.getByTestId('input').fill('please look @Car');
+    await pageA.getByTestId('input').press('End');
+    await pageA.getByTestId('input').type('o');   // an input event opens the picker
+    await pageA.getByTestId('mention-option').filter({ hasText: '@Carol' }).waitFor({ timeout: T });
+    await pageA.getByTestId('input').press('Enter');   // picks, does not send
+    await pageA.getByTestId('input').type('at this');
+    await pageA.getByTestId('input').press('Enter');
+    await waitMine(pageA, 'please look @Carol at this');
+    const conv = pageC.getByTestId('conversation').filter({ hasText: group });
+    await conv.getByTestId('mention-flag').waitFor({ timeout: T });
+    await shot(pageC, '06-mentioned');
+    await conv.click();
+    await pageC.locator('.row.theirs.mentioned', { hasText: 'please look @Carol at this' }).waitFor({ timeout: T });
+    await conv.getByTestId('mention-flag').waitFor({ state: 'detached', timeout: T });
+  });
+
+  await step('A sees "2 read" under her message once B and C have read it', async () => {
+    await pageA.locator('.row.mine', { hasText: 'please look @Carol' }).getByTestId('reads')
+      .filter({ hasText: '2 read' }).waitFor({ timeout: T });
+    await shot(pageA, '07-group-chat');
+  });
+
+  await step('A kicks C from the member panel: C is told and can no longer write, B is told', async () => {
+    await pageA.getByTestId('group-info').click();
+    const row = pageA.getByTestId('member').filter({ hasText: 'Carol' });
+    await shot(pageA, '08-member-panel');
+    await row.getByTestId('kick').click();
+    await row.waitFor({ state: 'detached', timeout: T });
+    await system(pageA, 'You removed Carol');
+    await system(pageB, 'Alice removed Carol');
+    await system(pageC, 'Alice removed you');
+    await pageC.locator('[data-testid=input][disabled]').waitFor({ timeout: T });
+    await pageA.getByTestId('peer-name').filter({ hasText: `${group} (2)` }).waitFor({ timeout: T });
+    await shot(pageC, '09-kicked');
+  });
+
+  await step('after the kick, what A writes reaches B and not C', async () => {
+    await say(pageA, 'after the kick');
+    await waitTheirs(pageB, 'after the kick');
+    await pageC.waitForTimeout(1000);
+    const n = await pageC.locator('.row', { hasText: 'after the kick' }).count();
+    if (n !== 0) throw new Error('a removed member got a message');
   });
 
   await step('logout returns to the login page', async () => {

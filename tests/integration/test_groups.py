@@ -2,7 +2,7 @@
 Redis, MariaDB and etcd.
 
 Covers the REST group API (create, info, list, members, invite, join, kick, leave, roles,
-profile), who may do what, the system messages (type 100) every change leaves in the
+profile, users by id), who may do what, the system messages (type 100) every change leaves in the
 group's history, group sends across both gateways (write diffusion), read diffusion above
 large_group_threshold (`notify`), mentions, read receipts, the conversation list, and a
 SIGKILL of one logic instance in the middle of 300 group sends.
@@ -258,6 +258,20 @@ def test_routing_unknown_group_paths_are_404(grp):
         status, body = api(o, method, path)
         assert status == 404, (method, path, status, body)
     assert ok(info(o, gid))["member_count"] == 2                 # and nothing was deleted
+
+
+def test_users_by_ids_names_senders_and_rejects_bad_lists(grp):
+    """How a client names a sender or a system message's target: GET /api/users?ids=."""
+    o, a, b = people(grp, 3, "gi", connect=False)
+    status, body = api(o, "GET", "/api/users?ids=%d,%d%%2C%d,%d" % (a.user_id, b.user_id, o.user_id,
+                                                                   NO_SUCH_USER))
+    assert status == 200, body
+    got = {u["user_id"]: u["username"] for u in body["users"]}
+    assert got == {a.user_id: a.username, b.user_id: b.username, o.user_id: o.username}
+    too_many = ",".join(str(a.user_id) for _ in range(101))
+    for bad in ("", "1,", ",1", "1,,2", "x", "0", "-1", "1.2", "1%202", too_many):
+        status, body = api(o, "GET", "/api/users?ids=" + bad)
+        assert (status, body.get("error")) == (400, "invalid_argument"), (bad, status, body)
 
 
 # ---------------------------------------------------------------- authorization

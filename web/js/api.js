@@ -27,6 +27,15 @@ export class Api {
   me() { return this.call('GET', '/api/me'); }
   searchUsers(q) { return this.call('GET', '/api/users?q=' + encodeURIComponent(q)); }
   conversations() { return this.call('GET', '/api/conversations'); }
+  usersByIds(ids) { return this.call('GET', '/api/users?ids=' + ids.join(',')); }
+  reads(cid) { return this.call('GET', `/api/conversations/${encodeURIComponent(cid)}/reads`); }
+  createGroup(name, memberIds) { return this.call('POST', '/api/groups', { name, member_ids: memberIds }); }
+  group(gid) { return this.call('GET', `/api/groups/${gid}`); }
+  updateGroup(gid, fields) { return this.call('PATCH', `/api/groups/${gid}`, fields); }
+  members(gid, after) { return this.call('GET', `/api/groups/${gid}/members?limit=200${after ? '&after=' + after : ''}`); }
+  invite(gid, userIds) { return this.call('POST', `/api/groups/${gid}/members`, { user_ids: userIds }); }
+  removeMember(gid, uid) { return this.call('DELETE', `/api/groups/${gid}/members/${uid}`); }
+  setRole(gid, uid, role) { return this.call('PUT', `/api/groups/${gid}/members/${uid}`, { role }); }
   history(cid, beforeSeq, limit) {
     return this.call('GET', `/api/conversations/${encodeURIComponent(cid)}/messages?before_seq=${beforeSeq}&limit=${limit}`);
   }

@@ -1,11 +1,14 @@
 // app.js — the cim web client: login, the three-column chat UI, and the reliable
 // behaviour around it (optimistic sends, retries with the same cmid, seq-gap pulls,
-// history paging, unread counts, reconnect). Speaks only docs/PROTOCOL.md.
+// history paging, unread counts, reconnect). Speaks only docs/PROTOCOL.md. Groups'
+// dialogs, member panel, @ picker and system notices are in groups.js.
 import { Api } from './api.js';
 import { Conn } from './conn.js';
-import { Store, cidOf } from './store.js';
+import { Store, cidOf, gidOf, mentionsOf } from './store.js';
+import { People } from './people.js';
+import { createGroups } from './groups.js';
+import { $, el, nameOf, avatar, avatarOf, hhmm } from './ui.js';
 
-const $ = (id) => document.getElementById(id);
 const EMOJI = ['😀', '😂', '🙂', '😉', '😍', '😘', '😎', '🤔', '😅', '😭', '😡', '👍', '👎', '👏', '🙏', '💪',
                '🎉', '❤️', '🔥', '✨', '☕', '🍻', '🌹', '✅'];
 const PAGE = 30;
@@ -15,33 +18,25 @@ const api = new Api();
 let me = null;          // {user_id, username, nickname}
 let store = null;
 let conn = null;
-let active = null;      // {cid, peer}
+let active = null;      // {cid, peer} of a single chat, {cid, gid} of a group
 let mode = 'chats';     // chats | contacts
 let loadingOlder = false;
 let historyDone = new Set();
+const people = new People(api, () => { renderList(); if (active) renderMessages(); });
+const groups = createGroups({
+  api, people,
+  me: () => me,
+  store: () => store,
+  active: () => active,
+  openChat: (cid) => openChat(cid),
+  refreshConversations: () => refreshConversations(),
+  rerender: () => { renderList(); if (active) { renderHeader(); renderMessages(); } },
+});
 
-// ---------- helpers ----------
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function nameOf(u) { return u ? (u.nickname || u.username) : '?'; }
-
-function avatar(u, extra) {
-  const name = nameOf(u);
-  let h = 0;
-  for (const ch of name) h = (h * 31 + ch.codePointAt(0)) >>> 0;
-  const a = el('div', `avatar c${h % 6}${extra ? ' ' + extra : ''}`, [...name][0] || '?');
-  a.title = name;
-  return a;
-}
-
-function hhmm(ms) {
-  const d = new Date(ms);
-  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+// A conversation's title: the peer's name, or the group's name and member count.
+function titleOf(c) {
+  if (c.group) return `${c.group.name} (${c.group.member_count})`;
+  return nameOf(c.peer);
 }
 
 // ---------- auth ----------
@@ -94,6 +89,7 @@ function logout() {
   api.token = null;
   localStorage.removeItem(TOKEN_KEY);
   me = store = active = null;
+  groups.reset();
   $('messages').replaceChildren();
   $('items').replaceChildren();
   showAuth();
@@ -122,6 +118,7 @@ async function refreshConversations() {
   const r = await api.conversations();
   if (r.status !== 200 || !store) return;
   store.loadConversations(r.body.conversations);
+  for (const v of r.body.conversations) people.learn(v.peer);
   if (active) {
     const c = store.conv(active.cid);
     if (!active.peer && c.peer) active.peer = c.peer;
@@ -157,9 +154,25 @@ function onFrame(f) {
     case 'sent': return onSent(f);
     case 'msg': return onMsg(f.message);
     case 'sync': return onSync(f);
-    case 'notify': return conn.send({ op: 'sync', conversation_id: f.conversation_id, after_seq: store.highest(f.conversation_id), limit: 100 });
+    case 'notify': return onNotify(f);
     case 'error': return onError(f);
-    default: return undefined;   // pong, receipt, typing
+    case 'receipt': if (groups.onReceipt(f) && active && active.cid === f.conversation_id) renderMessages(); return undefined;
+    default: return undefined;   // pong, typing
+  }
+}
+
+// A large group has news: pull it if we hold its messages, else only count it.
+function onNotify(f) {
+  const c = store.conv(f.conversation_id);
+  if (store.msgs.has(f.conversation_id)) {
+    conn.send({ op: 'sync', conversation_id: f.conversation_id, after_seq: store.highest(f.conversation_id), limit: 100 });
+    return;
+  }
+  if (f.max_seq > c.maxSeq) {
+    c.unread += f.max_seq - Math.max(c.maxSeq, c.lastRead);
+    c.maxSeq = f.max_seq;
+    if (!c.group) refreshConversations();
+    renderList();
   }
 }
 
@@ -167,22 +180,26 @@ function onSent(f) {
   const o = store.outbox.get(f.cmid);
   if (o) {
     store.add({ msg_id: f.msg_id, conversation_id: f.conversation_id, seq: f.seq, sender_id: me.user_id, type: 1,
-                content: o.content, mentions: [], created_at: f.created_at, cmid: f.cmid });
+                content: o.content, mentions: o.mentions || [], created_at: f.created_at, cmid: f.cmid });
   }
   store.acked(f.cmid);
   changed(f.conversation_id);
 }
 
 function onMsg(m) {
-  const known = store.convs.has(m.conversation_id) && store.conv(m.conversation_id).peer;
+  const known = store.convs.has(m.conversation_id) && (store.conv(m.conversation_id).peer || store.conv(m.conversation_id).group);
   const r = store.add(m);
   if (!r.added) return;
+  if (m.type === 100) groups.onSystem(m);
   if (r.gapFrom !== null && r.gapFrom !== undefined)   // missed pushes: pull the range
     conn.send({ op: 'sync', conversation_id: m.conversation_id, after_seq: r.gapFrom, limit: 100 });
   const c = store.conv(m.conversation_id);
   if (m.sender_id !== me.user_id) {
     if (active && active.cid === m.conversation_id && document.visibilityState === 'visible') markRead(c);
-    else if (m.seq > c.lastRead) c.unread += 1;
+    else if (m.seq > c.lastRead) {
+      c.unread += 1;
+      if (mentionsOf(m, me.user_id)) c.mentioned = true;
+    }
   }
   if (!known) refreshConversations();
   changed(m.conversation_id);
@@ -190,7 +207,11 @@ function onMsg(m) {
 
 function onSync(f) {
   let any = false;
-  for (const m of f.messages) any = store.add(m).added || any;
+  for (const m of f.messages) {
+    const added = store.add(m).added;
+    if (added && m.type === 100) groups.onSystem(m);
+    any = added || any;
+  }
   if (f.messages.length >= 100)   // more to come
     conn.send({ op: 'sync', conversation_id: f.conversation_id, after_seq: f.messages[f.messages.length - 1].seq, limit: 100 });
   const c = store.conv(f.conversation_id);
@@ -219,6 +240,7 @@ function markRead(c) {
   if (seq > c.lastRead || c.unread) {
     c.lastRead = seq;
     c.unread = 0;
+    c.mentioned = false;
     conn.send({ op: 'read', conversation_id: c.cid, seq });
   }
 }
@@ -230,13 +252,19 @@ function changed(cid) {
 
 // ---------- sending ----------
 function sendFrame(o) {
-  return conn && conn.send({ op: 'send', cmid: o.cmid, to: o.to, type: 1, content: o.content });
+  const f = { op: 'send', cmid: o.cmid, type: 1, content: o.content };
+  if (o.group) { f.group = o.group; if (o.mentions && o.mentions.length) f.mentions = o.mentions; }
+  else f.to = o.to;
+  return conn && conn.send(f);
 }
 
 function sendInput() {
   const text = $('input').value.replace(/\s+$/, '');
-  if (!text.trim() || !active || !active.peer) return;
-  const o = store.queue(active.peer.user_id, text);
+  if (!text.trim() || !active || store.conv(active.cid).left) return;
+  let o;
+  if (active.gid) o = store.queue({ group: active.gid }, text, groups.takeMentions(text));
+  else if (active.peer) o = store.queue({ to: active.peer.user_id }, text);
+  else return;
   $('input').value = '';
   sendFrame(o);   // offline: it stays in the outbox and goes out on reconnect
   changed(active.cid);
@@ -251,17 +279,33 @@ setInterval(() => {
 
 // ---------- opening a chat, history ----------
 async function openChat(cid, peer) {
-  active = { cid, peer: peer || store.conv(cid).peer };
-  store.conv(cid).peer = active.peer;
+  const gid = gidOf(cid);
+  active = gid ? { cid, gid } : { cid, peer: peer || store.conv(cid).peer };
+  if (!gid) store.conv(cid).peer = active.peer;
   $('settings').classList.add('hidden');
+  $('panel').classList.add('hidden');
   $('messages').classList.remove('hidden');
-  $('peer-name').textContent = nameOf(active.peer);
-  for (const id of ['input', 'send', 'emoji-button']) $(id).disabled = false;
+  renderHeader();
+  if (gid) await groups.load(gid);
+  if (!active || active.cid !== cid) return;   // another chat was opened meanwhile
   if (!store.msgs.has(cid)) await loadOlder(true);
   markRead(store.conv(cid));
   renderList();
+  renderHeader();
   renderMessages(true);
   $('input').focus();
+}
+
+// The header and the composer of the open chat: a group's name, count and members
+// button; a group you are no longer in cannot be written to.
+function renderHeader() {
+  const c = store.conv(active.cid);
+  $('peer-name').textContent = active.gid ? (c.group ? titleOf(c) : 'Group') : nameOf(active.peer);
+  $('group-button').classList.toggle('hidden', !active.gid || c.left);
+  const closed = !!c.left;
+  for (const id of ['input', 'send', 'emoji-button']) $(id).disabled = closed;
+  $('input').placeholder = closed ? 'You are no longer a member of this group.'
+    : 'Type a message — Enter to send, Shift+Enter for a new line' + (active.gid ? ', @ to mention' : '');
 }
 
 async function loadOlder(first) {
@@ -289,7 +333,8 @@ function renderList() {
   const ul = $('items');
   const q = $('search').value.trim().toLowerCase();
   if (mode === 'contacts') return;   // filled by search results
-  const items = store.list().filter((c) => c.peer && (!q || nameOf(c.peer).toLowerCase().includes(q) || c.peer.username.toLowerCase().includes(q)));
+  const items = store.list().filter((c) => (c.peer || c.group) &&
+    (!q || titleOf(c).toLowerCase().includes(q) || (c.peer && c.peer.username.toLowerCase().includes(q))));
   if (!items.length) {
     ul.replaceChildren(el('li', 'empty', q ? 'No chats match.' : 'No chats yet — find someone in Contacts.'));
     return;
@@ -300,20 +345,37 @@ function renderList() {
     li.dataset.cid = c.cid;
     const body = el('div', 'item-body');
     const top = el('div', 'item-top');
-    top.append(el('span', 'item-name', nameOf(c.peer)), el('span', 'item-time', c.last ? hhmm(c.last.created_at) : ''));
+    top.append(el('span', 'item-name', titleOf(c)), el('span', 'item-time', c.last ? hhmm(c.last.created_at) : ''));
     const bottom = el('div', 'item-bottom');
-    const preview = c.last ? (c.last.sender_id === me.user_id ? 'You: ' : '') + c.last.content.replace(/\s+/g, ' ') : '';
-    bottom.append(el('span', 'item-preview', preview));
+    const pv = el('span', 'item-preview');
+    if (c.mentioned && !(active && active.cid === c.cid)) {
+      const f = el('span', 'mention-flag', '[@you]');
+      f.dataset.testid = 'mention-flag';
+      pv.append(f);
+    }
+    pv.append(preview(c));
+    bottom.append(pv);
     if (c.unread > 0 && !(active && active.cid === c.cid)) {
       const b = el('span', 'badge', String(c.unread > 99 ? '99+' : c.unread));
       b.dataset.testid = 'unread-badge';
       bottom.append(b);
     }
     body.append(top, bottom);
-    li.append(avatar(c.peer), body);
+    li.append(c.group ? avatarOf(c.group.name, 'group') : avatar(c.peer), body);
     li.onclick = () => openChat(c.cid, c.peer);
     return li;
   }));
+}
+
+// The last message of a conversation in one line: "You: …", "Bob: …" in groups.
+function preview(c) {
+  const m = c.last;
+  if (!m) return '';
+  if (m.type === 100) return groups.systemText(m);
+  let who = '';
+  if (m.sender_id === me.user_id) who = 'You: ';
+  else if (c.group) who = nameOf(people.get(m.sender_id)) + ': ';
+  return who + m.content.replace(/\s+/g, ' ');
 }
 
 async function renderContacts() {
@@ -331,17 +393,32 @@ async function renderContacts() {
     const body = el('div', 'item-body');
     body.append(el('div', 'item-name', nameOf(u)), el('div', 'item-preview', '@' + u.username));
     li.append(avatar(u), body);
+    people.learn(u);
     li.onclick = () => { setMode('chats'); openChat(cidOf(me.user_id, u.user_id), u); };
     return li;
   }));
 }
 
+// One message; in a group with the sender's name above it, "n read" under your own,
+// and a red ring when it mentions you.
 function bubble(m, mine, state) {
-  const row = el('div', 'row ' + (mine ? 'mine' : 'theirs') + (state ? ' ' + state : ''));
+  const mentioned = !mine && active.gid && mentionsOf(m, me.user_id);
+  const row = el('div', 'row ' + (mine ? 'mine' : 'theirs') + (state ? ' ' + state : '') + (mentioned ? ' mentioned' : ''));
   row.dataset.testid = 'message';
   if (m.seq) row.dataset.seq = String(m.seq);
   if (m.msg_id) row.dataset.msgid = m.msg_id;
-  row.append(avatar(mine ? me : active.peer), el('div', 'bubble', m.content), el('div', 'meta', hhmm(m.created_at || m.created)));
+  const sender = mine ? me : active.gid ? people.get(m.sender_id) : active.peer;
+  const stack = el('div', 'stack');
+  if (active.gid && !mine) stack.append(el('div', 'sender', nameOf(sender)));
+  stack.append(el('div', 'bubble', m.content));
+  const meta = el('div', 'meta', hhmm(m.created_at || m.created));
+  const n = mine && m.seq && active.gid ? groups.readCount(active.cid, m.seq) : null;
+  if (n !== null) {
+    const r = el('span', 'reads', ` · ${n} read`);
+    r.dataset.testid = 'reads';
+    meta.append(r);
+  }
+  row.append(avatar(sender), stack, meta);
   return row;
 }
 
@@ -351,7 +428,11 @@ function renderMessages(toBottom) {
   const nodes = [];
   if (historyDone.has(active.cid)) nodes.push(el('div', 'history-top', 'Start of the conversation'));
   for (const m of store.sorted(active.cid)) {
-    if (m.type === 100) nodes.push(el('div', 'system', m.content));
+    if (m.type === 100) {
+      const n = el('div', 'system', groups.systemText(m));
+      n.dataset.testid = 'system';
+      nodes.push(n);
+    }
     else nodes.push(bubble(m, m.sender_id === me.user_id));
   }
   for (const o of store.pending(active.cid)) nodes.push(bubble(o, true, o.failed ? 'pending failed' : 'pending'));
@@ -390,6 +471,7 @@ function wire() {
   });
   $('send').addEventListener('click', sendInput);
   $('input').addEventListener('keydown', (ev) => {
+    if (groups.pickerKey(ev)) return;
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); sendInput(); }
   });
   $('messages').addEventListener('scroll', () => { if ($('messages').scrollTop < 40) loadOlder(false); });

@@ -4,6 +4,14 @@ export function cidOf(a, b) {
   return `s_${Math.min(a, b)}_${Math.max(a, b)}`;
 }
 
+export function groupCid(gid) { return `g_${gid}`; }
+export function gidOf(cid) { return cid.startsWith('g_') ? Number(cid.slice(2)) : 0; }
+
+// Whether message m mentions user uid (by id, or @all).
+export function mentionsOf(m, uid) {
+  return Array.isArray(m.mentions) && m.mentions.some((x) => x === 'all' || Number(x) === uid);
+}
+
 export function newCmid() {
   if (globalThis.crypto && crypto.randomUUID) return crypto.randomUUID();
   const b = new Uint8Array(16);
@@ -15,10 +23,10 @@ export class Store {
   constructor(userId, storage) {
     this.me = userId;
     this.storage = storage;          // localStorage (or a stand-in)
-    this.convs = new Map();          // cid -> {cid, peer, maxSeq, lastRead, unread, last}
+    this.convs = new Map();          // cid -> {cid, peer | group, maxSeq, lastRead, unread, mentioned, last}
     this.msgs = new Map();           // cid -> Map(seq -> message)
     this.byId = new Set();           // msg_ids seen (dedup)
-    this.outbox = new Map();         // cmid -> {cmid, to, cid, content, created}
+    this.outbox = new Map();         // cmid -> {cmid, to | group, cid, content, mentions, created}
     const saved = storage.getItem(this.outboxKey());
     if (saved) for (const o of JSON.parse(saved)) this.outbox.set(o.cmid, o);
   }
@@ -29,7 +37,7 @@ export class Store {
   conv(cid) {
     let c = this.convs.get(cid);
     if (!c) {
-      c = { cid, peer: null, maxSeq: 0, lastRead: 0, unread: 0, last: null };
+      c = { cid, peer: null, group: null, left: false, maxSeq: 0, lastRead: 0, unread: 0, mentioned: false, last: null };
       this.convs.set(cid, c);
     }
     return c;
@@ -40,6 +48,8 @@ export class Store {
     for (const v of list) {
       const c = this.conv(v.conversation_id);
       c.peer = v.peer || c.peer;
+      if (v.group) c.group = { ...c.group, ...v.group };
+      c.mentioned = !!v.mentioned;
       c.maxSeq = Math.max(c.maxSeq, v.max_seq);
       c.lastRead = Math.max(c.lastRead, v.last_read_seq);
       c.unread = v.unread;
@@ -89,8 +99,10 @@ export class Store {
     return m ? [...m.values()].sort((a, b) => a.seq - b.seq) : [];
   }
 
-  queue(to, content) {
-    const o = { cmid: newCmid(), to, cid: cidOf(this.me, to), content, created: Date.now() };
+  // target: {to: user id} or {group: group id}; mentions: user ids or ['all'] (groups).
+  queue(target, content, mentions) {
+    const cid = target.group ? groupCid(target.group) : cidOf(this.me, target.to);
+    const o = { cmid: newCmid(), ...target, cid, content, mentions: mentions || [], created: Date.now() };
     this.outbox.set(o.cmid, o);
     this.saveOutbox();
     return o;
