@@ -94,6 +94,7 @@ typedef struct {
     int read;                         /* receivers also send `read` with each ack */
     /* group */
     int members;                      /* group size, the sender included */
+    int pull;                         /* % of members that `sync` on each notify (delivered = pulled) */
 } bench_opts_t;
 
 int bench_opts_parse(bench_opts_t *o, int argc, char **argv);
@@ -304,7 +305,7 @@ typedef struct {
     uint64_t missing;                 /* (member, message) pairs never delivered */
     uint64_t duplicates;              /* a member got a message twice */
     uint64_t complete_measured;       /* measured messages every member had within 1 s of the window */
-    uint64_t notifies, acks, errors, conns_dropped;
+    uint64_t notifies, syncs, acks, errors, conns_dropped;
     double send_rate;
     bench_lat_t lat[BENCH_GLAT_N];    /* messages sent inside the window */
     int failed;

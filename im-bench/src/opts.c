@@ -19,7 +19,7 @@ void bench_usage(FILE *f)
         "       im-bench p2p   [common] [--pairs N] [--rate R] [--duration S] [--warmup S]\n"
         "                      [--window W] [--size B] [--drain S] [--ack N] [--read]\n"
         "       im-bench group [common] [--members N] [--rate R] [--duration S] [--warmup S]\n"
-        "                      [--drain S] [--ack N]\n"
+        "                      [--drain S] [--ack N] [--pull P]\n"
         "\n"
         "conns: open N authenticated WebSocket connections round-robin over the gateways\n"
         "  (U accounts, default min(N,1000), shared by the connections), in P worker\n"
@@ -49,6 +49,9 @@ void bench_usage(FILE *f)
         "  `msg`, or above the server's large_group_threshold the `notify` whose max_seq\n"
         "  reaches the message. Exit 1 unless every member got every message exactly once.\n"
         "  Members ack every --ack `msg` (1). Past ~28000 members per gateway, --source-addrs.\n"
+        "  --pull P: P % of the members (those with the chat open, say) answer each `notify`\n"
+        "  as a client does, with a `sync` from the last seq they pulled (one in flight per\n"
+        "  member); for them a message counts as delivered when its `sync` reply arrives.\n"
         "\n"
         "common:\n"
         "  --gateways URL[,URL...]  gateway base URLs (" DEFAULT_GATEWAYS ")\n"
@@ -194,7 +197,7 @@ static int int_arg(const char *name, const char *v, int min, int max, int *out)
 enum {
     O_GATEWAYS = 256, O_ADMIN, O_ETCD, O_JSON, O_TIMEOUT, O_SETUP, O_N, O_PROCS, O_HOLD,
     O_HEARTBEAT, O_USERS, O_INFLIGHT, O_PAIRS, O_RATE, O_DURATION, O_WARMUP, O_WINDOW,
-    O_SIZE, O_DRAIN, O_HELP, O_ACK, O_READ, O_SRC, O_MEMBERS
+    O_SIZE, O_DRAIN, O_HELP, O_ACK, O_READ, O_SRC, O_MEMBERS, O_PULL
 };
 
 /* Same order as the enum above: longopts[id - O_GATEWAYS] names option id. */
@@ -206,7 +209,7 @@ static const struct option longopts[] = {
     {"pairs", 1, 0, O_PAIRS},       {"rate", 1, 0, O_RATE},       {"duration", 1, 0, O_DURATION},
     {"warmup", 1, 0, O_WARMUP},     {"window", 1, 0, O_WINDOW},   {"size", 1, 0, O_SIZE},
     {"drain", 1, 0, O_DRAIN},       {"help", 0, 0, O_HELP},       {"ack", 1, 0, O_ACK},
-    {"read", 0, 0, O_READ},         {"source-addrs", 1, 0, O_SRC}, {"members", 1, 0, O_MEMBERS},
+    {"read", 0, 0, O_READ},         {"source-addrs", 1, 0, O_SRC}, {"members", 1, 0, O_MEMBERS}, {"pull", 1, 0, O_PULL},
     {0, 0, 0, 0},
 };
 
@@ -233,6 +236,7 @@ static int *int_field(bench_opts_t *o, int id, int *min, int *max)
     case O_DRAIN: return &o->drain_s;
     case O_ACK: *max = 1000000; return &o->ack_every;
     case O_MEMBERS: *min = 2; *max = 20000; return &o->members;
+    case O_PULL: *max = 100; return &o->pull;
     default: return NULL;
     }
 }

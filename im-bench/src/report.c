@@ -236,20 +236,22 @@ void bench_report_group(const bench_opts_t *o, const bench_group_result_t *r)
     lat_header();
     for (int i = 0; i < BENCH_GLAT_N; i++) lat_row(r->lat[i].label, &r->lat[i].h);
     printf("  %-24s sent %llu, never acked %llu; missing deliveries %llu, duplicates %llu; notifies %llu, "
-           "acks %llu, errors %llu, connections dropped %llu\n",
+           "syncs %llu, acks %llu, errors %llu, connections dropped %llu\n",
            "verification", (unsigned long long)r->sends, (unsigned long long)r->unacked,
            (unsigned long long)r->missing, (unsigned long long)r->duplicates, (unsigned long long)r->notifies,
+           (unsigned long long)r->syncs,
            (unsigned long long)r->acks, (unsigned long long)r->errors, (unsigned long long)r->conns_dropped);
     printf("  result: %s\n", r->failed ? "FAILED (loss, duplicates or unanswered sends)" : "OK");
     json_t *lat = json_object();
     for (int i = 0; i < BENCH_GLAT_N; i++) json_object_set_new(lat, r->lat[i].key, bench_hist_json_full(&r->lat[i].h));
-    write_json(o, json_pack("{s:s, s:i, s:i, s:i, s:f, s:f, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+    write_json(o, json_pack("{s:s, s:i, s:i, s:i, s:f, s:f, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
                             "s:b}",
                             "scenario", "group", "members", r->members, "rate", r->rate, "duration_s",
                             r->duration_s, "setup_s", r->setup_s, "send_rate", r->send_rate, "latency", lat,
                             "verify", "sends", (json_int_t)r->sends, "unacked", (json_int_t)r->unacked, "missing",
                             (json_int_t)r->missing, "duplicates", (json_int_t)r->duplicates, "complete_measured",
-                            (json_int_t)r->complete_measured, "notifies", (json_int_t)r->notifies, "acks",
+                            (json_int_t)r->complete_measured, "notifies", (json_int_t)r->notifies, "syncs",
+                            (json_int_t)r->syncs, "acks",
                             (json_int_t)r->acks, "errors", (json_int_t)r->errors, "conns_dropped",
                             (json_int_t)r->conns_dropped, "failed", r->failed));
 }

@@ -11,7 +11,8 @@
  *   DRAIN    until every member has every message, or --drain s
  * A member "has" message k when its `msg` arrives (write diffusion, groups up to the
  * server's large_group_threshold) or when a `notify` arrives whose max_seq reaches k's
- * seq (read diffusion above it; k's seq comes from the sender's `sent`). System messages
+ * seq (read diffusion above it; k's seq comes from the sender's `sent`); for the
+ * --pull % of members that pull, when the `sync` it sends on a notify brings k back. System messages
  * (type 100: the create and invite notices) are not counted. With --ack, members ack
  * every --ack-th `msg` as a client does.
  * Per measured message: send -> `sent`, send -> its first delivery, send -> its last one
@@ -41,6 +42,11 @@ typedef struct {
     int idx;                 /* member index; 0 is the sender */
     int up;
     uint32_t next;           /* notify mode: messages below this are credited */
+    uint64_t notified;       /* notify mode: the highest max_seq, and when it came */
+    uint64_t t_notified;
+    int pulls;               /* this member answers notifies with a sync (--pull) */
+    uint64_t pulled;         /* synced up to this seq; a sync is in flight */
+    int pulling;
     uint32_t since_ack;
     uint64_t max_seq;        /* highest seq of a `msg` */
 } gconn_t;
@@ -89,18 +95,26 @@ static void deliver(group_t *b, gconn_t *c, uint32_t k, uint64_t now)
     if (++m->got == (uint32_t)(b->n - 1)) b->complete++;
 }
 
-static void on_msg(group_t *b, gconn_t *c, json_t *f, uint64_t now)
+/* The index of a message object of this run, or -1 (a notice, another run's). */
+static int index_of(const group_t *b, json_t *msg)
 {
-    json_t *msg = json_object_get(f, "message");
     char run[8];
     uint64_t t;
     unsigned k;
-    if (json_integer_value(json_object_get(msg, "type")) == 100) return;   /* a notice */
+    if (json_integer_value(json_object_get(msg, "type")) == 100) return -1;   /* a notice */
     const char *content = json_string_value(json_object_get(msg, "content"));
     if (content == NULL || sscanf(content, "t=%" SCNu64 " k=%u r=%6s", &t, &k, run) != 3 ||
         strcmp(run, b->run) != 0 || k >= b->nm)
-        return;
-    deliver(b, c, k, now);
+        return -1;
+    return (int)k;
+}
+
+static void on_msg(group_t *b, gconn_t *c, json_t *f, uint64_t now)
+{
+    json_t *msg = json_object_get(f, "message");
+    int k = index_of(b, msg);
+    if (k < 0) return;
+    deliver(b, c, (uint32_t)k, now);
     json_int_t seq = json_integer_value(json_object_get(msg, "seq"));
     if (seq > 0 && (uint64_t)seq > c->max_seq) c->max_seq = (uint64_t)seq;
     if (b->o->ack_every && ++c->since_ack >= (uint32_t)b->o->ack_every) {
@@ -113,12 +127,54 @@ static void on_msg(group_t *b, gconn_t *c, json_t *f, uint64_t now)
 }
 
 /* Read diffusion: the messages up to max_seq are there to pull. Messages go out in seq
- * order from the one sender, so each member credits a prefix. */
+ * order from the one sender, so each member credits a prefix; a message whose seq is
+ * not known yet (its `sent` is still on the way) is credited when it is (on_sent), at
+ * the time of the member's latest notify. */
+static void credit(group_t *b, gconn_t *c, uint64_t when)
+{
+    while (c->next < b->nm && b->m[c->next].seq && b->m[c->next].seq <= c->notified) deliver(b, c, c->next++, when);
+}
+
+/* --pull: one `sync` in flight per member, from the last seq it pulled. */
+static void pull(group_t *b, gconn_t *c)
+{
+    if (c->pulling || c->pulled >= c->notified) return;
+    char frame[160];
+    int n = snprintf(frame, sizeof frame,
+                     "{\"op\":\"sync\",\"conversation_id\":\"%s\",\"after_seq\":%" PRIu64 ",\"limit\":100}", b->cid,
+                     c->pulled);
+    if (bench_ws_send_text(&c->ws, frame, (size_t)n) == 0) {
+        c->pulling = 1;
+        b->r->syncs++;
+    }
+}
+
+static void on_sync(group_t *b, gconn_t *c, json_t *f, uint64_t now)
+{
+    json_t *msgs = json_object_get(f, "messages");
+    size_t i;
+    json_t *msg;
+    json_array_foreach(msgs, i, msg) {
+        uint64_t seq = (uint64_t)json_integer_value(json_object_get(msg, "seq"));
+        if (seq > c->pulled) c->pulled = seq;
+        int k = index_of(b, msg);
+        if (k >= 0) deliver(b, c, (uint32_t)k, now);
+    }
+    c->pulling = 0;
+    if (json_array_size(msgs) == 0 && c->pulled < c->notified) c->pulled = c->notified;   /* nothing there */
+    pull(b, c);
+}
+
 static void on_notify(group_t *b, gconn_t *c, json_t *f, uint64_t now)
 {
     uint64_t max_seq = (uint64_t)json_integer_value(json_object_get(f, "max_seq"));
     b->r->notifies++;
-    while (c->next < b->nm && b->m[c->next].seq && b->m[c->next].seq <= max_seq) deliver(b, c, c->next++, now);
+    if (max_seq > c->notified) {
+        c->notified = max_seq;
+        c->t_notified = now;
+    }
+    if (c->pulls) pull(b, c);
+    else credit(b, c, now);
 }
 
 static void on_sent(group_t *b, json_t *f, uint64_t now)
@@ -131,6 +187,8 @@ static void on_sent(group_t *b, json_t *f, uint64_t now)
     if (m->sents++) return;
     m->seq = (uint64_t)json_integer_value(json_object_get(f, "seq"));
     b->r->acked++;
+    for (int i = 1; i < b->n; i++)
+        if (!b->c[i].pulls && b->c[i].notified >= m->seq) credit(b, &b->c[i], b->c[i].t_notified);
     if (in_window(b, m->t_send)) bench_hist_add(&b->r->lat[BENCH_GLAT_SENT].h, now - m->t_send);
 }
 
@@ -151,7 +209,10 @@ static void on_text(bench_ws_t *ws, const char *data, size_t len)
         on_msg(b, c, f, now);
     } else if (c->idx != 0 && strcmp(op, "notify") == 0) {
         on_notify(b, c, f, now);
+    } else if (c->idx != 0 && strcmp(op, "sync") == 0) {
+        on_sync(b, c, f, now);
     } else if (strcmp(op, "error") == 0) {
+        c->pulling = 0;   /* a refused sync: the next notify pulls again */
         if (++b->r->errors <= 3)
             fprintf(stderr, "im-bench: member %d: error %s: %s\n", c->idx,
                     json_string_value(json_object_get(f, "code")) ?: "?",
@@ -304,6 +365,7 @@ static void connect_one(group_t *b, int i)
     char hostport[96], *path = im_sprintf("/ws?token=%s", b->users[i].token);
     snprintf(hostport, sizeof hostport, "%s:%d", b->o->gw[g].host, b->o->gw[g].port);
     c->idx = i;
+    c->pulls = i > 0 && i % 100 < b->o->pull;
     c->ws.data = c;
     const struct sockaddr *src = bench_src_of(b->o, (uint64_t)i);
     if (bench_ws_connect(&b->loop, &c->ws, src, (const struct sockaddr *)&b->addr[g], hostport, path, &callbacks) < 0)

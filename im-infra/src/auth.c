@@ -52,18 +52,21 @@ int im_jwt_verify(const char *secret, const char *token, uint64_t *user_id)
 }
 
 static sem_t g_hash_slots;
+static unsigned long long g_hash_ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+static size_t g_hash_mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
 
-void im_password_init(int concurrency)
+void im_password_init(int concurrency, int passes, int memory_kib)
 {
     if (sodium_init() < 0) abort();
+    g_hash_ops = (unsigned long long)passes;
+    g_hash_mem = (size_t)memory_kib * 1024;
     sem_init(&g_hash_slots, 0, (unsigned)(concurrency > 0 ? concurrency : 1));
 }
 
 int im_password_hash(const char *password, char out[128])
 {
     sem_wait(&g_hash_slots);
-    int rc = crypto_pwhash_str(out, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                               crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    int rc = crypto_pwhash_str(out, password, strlen(password), g_hash_ops, g_hash_mem);
     sem_post(&g_hash_slots);
     return rc == 0 ? IM_OK : IM_EINTERNAL;
 }

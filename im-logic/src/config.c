@@ -29,7 +29,12 @@ const im_cfg_field_t logic_config_table[] = {
     F("jwt_ttl_s", IM_CFG_INT, jwt_ttl_s, "86400", 60, 31536000, "Login token lifetime, seconds",
       IM_CFG_LIVE),
     F("hash_concurrency", IM_CFG_INT, hash_concurrency, "2", 1, 64,
-      "argon2id password hashes running at once (each takes 64 MiB)"),
+      "argon2id password hashes running at once (each takes hash_memory_kib)"),
+    F("hash_passes", IM_CFG_INT, hash_passes, "2", 1, 10,
+      "argon2id passes of new password hashes (libsodium's interactive limit is 2)"),
+    F("hash_memory_kib", IM_CFG_INT, hash_memory_kib, "65536", 8, 4194304,
+      "argon2id memory of new password hashes, KiB (interactive: 65536). Lower only for a "
+      "bench cluster that registers thousands of users; a verify uses the stored hash's cost"),
     F("max_content", IM_CFG_INT, max_content, "5000", 1, 65536,
       "Longest message content, in characters", IM_CFG_LIVE),
     F("dedup_ttl_s", IM_CFG_INT, dedup_ttl_s, "86400", 60, 2592000,

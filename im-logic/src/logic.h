@@ -66,7 +66,9 @@ typedef struct {
     int redis_pool;
     char *jwt_secret;        /* HS256 key shared with the gateways */
     int jwt_ttl_s;           /* token lifetime */
-    int hash_concurrency;    /* argon2id hashes at once (64 MiB each) */
+    int hash_concurrency;    /* argon2id hashes at once (hash_memory_kib each) */
+    int hash_passes;         /* argon2id cost of new password hashes */
+    int hash_memory_kib;
     int max_content;         /* longest message content, in characters */
     int dedup_ttl_s;         /* how long msg_dedup:{uid}:{cmid} outcomes are cached */
     int large_group_threshold; /* LIVE: groups above this many members get read diffusion */

@@ -12,7 +12,7 @@ static int start(logic_t *l)
 {
     if (im_daemon_init(&l->daemon, "im-logic", &l->cfg.common, NULL, l) != IM_OK) return IM_EIO;
     im_daemon_watch_config(&l->daemon, logic_config_table, &l->cfg);
-    im_password_init(l->cfg.hash_concurrency);
+    im_password_init(l->cfg.hash_concurrency, l->cfg.hash_passes, l->cfg.hash_memory_kib);
     l->redis = im_redis_pool_new(l->cfg.redis_host, l->cfg.redis_port, l->cfg.redis_pool, 2000);
     l->producer = im_kafka_producer_new(l->cfg.kafka_brokers, l->daemon.instance, NULL, NULL);
     if (l->producer == NULL) return IM_EUNAVAIL;

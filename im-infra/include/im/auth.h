@@ -16,9 +16,11 @@ int im_jwt_issue(const char *secret, uint64_t user_id, int ttl_s, char **token,
  * malformed token. */
 int im_jwt_verify(const char *secret, const char *token, uint64_t *user_id);
 
-/* argon2id (libsodium interactive limits: ~70 ms and 64 MiB per call). At most
- * `concurrency` hashes or verifies run at once in this process; the rest wait. */
-void im_password_init(int concurrency);
+/* argon2id. New hashes take `passes` passes over `memory_kib` KiB (libsodium's
+ * interactive limits, 2 and 65536: ~70 ms per call, are the defaults of every caller);
+ * a verify uses the cost written in the stored hash. At most `concurrency` hashes or
+ * verifies run at once in this process; the rest wait. */
+void im_password_init(int concurrency, int passes, int memory_kib);
 int im_password_hash(const char *password, char out[128]);
 int im_password_verify(const char *hash, const char *password);   /* IM_OK or IM_EUNAUTH */
 
