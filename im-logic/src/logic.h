@@ -5,6 +5,8 @@
  *     `consume`  the im-logic consumer group on im-upstream-topic: takes a batch of
  *                records, runs the send pipeline on it, then stores the offsets
  *                (at-least-once; the pipeline is idempotent through dedup).
+ *     `fanout`   the `notify` of large groups (fanout.c), handed over per batch through
+ *                one im_queue_t, so thousands of members never hold the pipeline.
  *     `rpc-N`    gRPC workers serving im.logic.v1.Logic (accounts, reads) for gateways.
  *     main, `admin`, the etcd keepalive and the watch thread of the im-repo client.
  *
@@ -22,8 +24,9 @@
  *        -> push.c    `sent` to the sender's connection, `msg` to every connection of
  *                     the recipient and the sender's other ones
  *           push_group.c  groups: `msg` to every member (write diffusion), or above
- *                     large_group_threshold `msg` to the mentioned and one `notify` per
- *                     group per batch to the rest (read diffusion)
+ *                     large_group_threshold `msg` to the mentioned, and one job per
+ *                     group per batch -queue-> [fanout] fanout.c: `notify` to the rest
+ *                     (read diffusion)
  *        -> out.c     one Downstream record per gateway per batch
  *                     -produce-> im-downstream-topic-{gateway_id}
  *                     recipient offline -produce-> im-task-topic (offline push)
@@ -44,6 +47,7 @@
 #include "im/daemon.h"
 #include "im/kafka.h"
 #include "im/metrics.h"
+#include "im/queue.h"
 #include "im/redis.h"
 #include "im/rpc.h"
 #include "im/snowflake.h"
@@ -89,6 +93,10 @@ typedef struct {
     im_snowflake_t ids;             /* worker id leased from etcd */
     pthread_t consume_thread;
     volatile int stopping;
+    im_queue_t fanout;              /* [consume] -> [fanout]: large-group notify jobs */
+    pthread_t fanout_thread;
+    int fanout_started;
+    im_metric_t *m_fanout_jobs;     /* jobs handed to [fanout] */
     im_metric_t *m_sent;            /* messages stored */
     im_metric_t *m_dups;            /* sends answered from dedup */
     im_metric_t *m_rejected;        /* sends refused (bad input, unknown user) */
@@ -271,9 +279,18 @@ void logic_push_offline(logic_t *l, const logic_send_t *it, uint64_t user_id);
  * also_to; the rest wait for logic_push_group_notifies. */
 void logic_push_group(logic_t *l, logic_out_t *o, const logic_sessions_t *s, logic_groups_t *gs,
                       const logic_send_t *it);
-/* After a batch's items: one `notify {conversation_id, max_seq}` per large group to every
- * online member that did not get all of that group's messages of the batch in full. */
-void logic_push_group_notifies(logic_t *l, logic_out_t *o, const logic_sessions_t *s, logic_groups_t *gs);
+/* After a batch's items: one fanout job per large group, a `notify {conversation_id,
+ * max_seq}` for every member that did not get all of that group's messages of the batch
+ * in full. */
+void logic_push_group_notifies(logic_t *l, logic_groups_t *gs);
+/* Above large_group_threshold (LIVE). */
+int logic_group_large(logic_t *l, const logic_group_t *g);
+
+/* ---- fanout.c: [fanout], large groups' notifies off the pipeline ---- */
+int logic_fanout_start(logic_t *l);
+void logic_fanout_stop(logic_t *l);   /* after [consume] stopped: drains, then joins */
+/* [consume]: queues the notify of gid up to max_seq to ids (taken: im_calloc'd). */
+void logic_fanout_notify(logic_t *l, uint64_t gid, uint64_t max_seq, uint64_t *ids, size_t n);
 
 /* ---- frame.c: client frames (JSON) ---- */
 char *logic_frame_message(const Im__Common__V1__Message *m);     /* {"op":"msg",...}; im_free */

@@ -10,6 +10,7 @@ static logic_t g_logic;
 
 static int start(logic_t *l)
 {
+    int rc;
     if (im_daemon_init(&l->daemon, "im-logic", &l->cfg.common, NULL, l) != IM_OK) return IM_EIO;
     im_daemon_watch_config(&l->daemon, logic_config_table, &l->cfg);
     im_password_init(l->cfg.hash_concurrency, l->cfg.hash_passes, l->cfg.hash_memory_kib);
@@ -17,8 +18,9 @@ static int start(logic_t *l)
     l->producer = im_kafka_producer_new(l->cfg.kafka_brokers, l->daemon.instance, NULL, NULL);
     if (l->producer == NULL) return IM_EUNAVAIL;
     if (logic_group_events_start(l) != IM_OK) return IM_EUNAVAIL;
+    if ((rc = logic_fanout_start(l)) != IM_OK) return rc;
     int worker;
-    int rc = im_etcd_snowflake_worker(l->daemon.etcd, l->daemon.instance, l->cfg.common.lease_ttl_s, &worker);
+    rc = im_etcd_snowflake_worker(l->daemon.etcd, l->daemon.instance, l->cfg.common.lease_ttl_s, &worker);
     if (rc != IM_OK) return rc;
     im_snowflake_init(&l->ids, worker);
     im_info("snowflake.worker", "worker_id=%d", worker);
@@ -36,6 +38,7 @@ static void stop(logic_t *l)
 {
     im_etcd_deregister(l->daemon.etcd);  /* first: gateways stop picking us */
     logic_consume_stop(l);               /* finishes the batch in hand, commits offsets */
+    logic_fanout_stop(l);                /* the notifies it queued, then joins */
     im_rpc_server_free(l->rpc);          /* finishes in-flight calls */
     logic_group_events_stop(l);          /* after the calls that wait on it */
     im_kafka_producer_free(l->producer); /* flushes acks and pushes */

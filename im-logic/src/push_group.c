@@ -6,10 +6,12 @@
  *     into one Delivery. Offline members get an offline_push task (sends only).
  *   read diffusion, above it: the `msg` to the sender's other connections, the mentioned
  *     members (@all: every online member), and also_to; after the batch's items, one
- *     `notify {conversation_id, max_seq}` per group to every online member who did not get
- *     all of the group's messages of the batch in full (Delivery.notify_cid/notify_seq set:
- *     the gateway keeps at most one per conversation per connection per interval). They
- *     pull with `sync`. Offline push only for the mentioned (not for @all).
+ *     fanout job per group (fanout.c, [fanout]): `notify {conversation_id, max_seq}` to
+ *     every online member who did not get all of the group's messages of the batch in
+ *     full (Delivery.notify_cid/notify_seq set: the gateway keeps at most one per
+ *     conversation per connection per interval). They pull with `sync`. Offline push only
+ *     for the mentioned (not for @all). The batch reads the sessions of a large group's
+ *     members only where it pushes them a full `msg` (send.c).
  *   Either way also_to (the kicked, the departed: no longer members) get the `msg`. */
 #include "im/log.h"
 #include "im/wire.h"
@@ -17,7 +19,7 @@
 
 #include <stdint.h>
 
-static int is_large(logic_t *l, const logic_group_t *g)
+int logic_group_large(logic_t *l, const logic_group_t *g)
 {
     return g->count > (uint32_t)IM_CFG_GET(l->cfg.large_group_threshold);
 }
@@ -56,8 +58,8 @@ void logic_push_group(logic_t *l, logic_out_t *o, const logic_sessions_t *s, log
     if (g == NULL) return;   /* an event of a group with no members left */
     note_got(g, sender);
     int offline = !it->system;
-    if (!is_large(l, g) || mentions_all(it)) {
-        offline = offline && !is_large(l, g);   /* @all in a large group: no mass offline push */
+    if (!logic_group_large(l, g) || mentions_all(it)) {
+        offline = offline && !logic_group_large(l, g);   /* @all in a large group: no mass offline push */
         for (size_t i = 0; i < g->nids; i++)
             if (g->ids[i] != sender) full(l, o, s, g, it, g->ids[i], frame, offline);
     } else {
@@ -67,20 +69,18 @@ void logic_push_group(logic_t *l, logic_out_t *o, const logic_sessions_t *s, log
     g->pushed++;
     if (it->msg.seq > g->max_seq) g->max_seq = it->msg.seq;
     im_debug("push.group", "cid=%s seq=%llu members=%u large=%d", it->cid, (unsigned long long)it->msg.seq,
-             g->count, is_large(l, g));
+             g->count, logic_group_large(l, g));
 }
 
-void logic_push_group_notifies(logic_t *l, logic_out_t *o, const logic_sessions_t *s, logic_groups_t *gs)
+void logic_push_group_notifies(logic_t *l, logic_groups_t *gs)
 {
     for (size_t k = 0; k < gs->n; k++) {
         logic_group_t *g = &gs->v[k];
-        if (g->pushed == 0 || !is_large(l, g)) continue;
-        char cid[IM_CONV_ID_MAX];
-        im_conv_group(cid, g->gid);
-        const char *frame = logic_out_keep(o, logic_frame_notify(cid, g->max_seq));
-        const char *ncid = logic_out_keep(o, im_strdup(cid));   /* Delivery.notify_cid, freed by the flush */
+        if (g->pushed == 0 || !logic_group_large(l, g)) continue;
+        uint64_t *ids = im_calloc(g->nids ? g->nids : 1, sizeof *ids);
+        size_t n = 0;
         for (size_t i = 0; i < g->nids; i++)
-            if ((uintptr_t)im_u64map_get(&g->got, g->ids[i]) < g->pushed)
-                logic_push_notify(l, o, s, g->ids[i], frame, ncid, g->max_seq);
+            if ((uintptr_t)im_u64map_get(&g->got, g->ids[i]) < g->pushed) ids[n++] = g->ids[i];
+        logic_fanout_notify(l, g->gid, g->max_seq, ids, n);
     }
 }

@@ -12,6 +12,7 @@
 #include "im/log.h"
 #include "im/names.h"
 #include "im/text.h"
+#include "im/wire.h"
 #include "logic.h"
 
 #include <stdio.h>
@@ -181,12 +182,13 @@ static int save_each(logic_t *l, logic_send_t *items, size_t n, size_t *conflict
     return IM_OK;
 }
 
-/* The users a batch pushes to: recipients and senders, also_to, and every member of
- * the groups it stored messages in (once per group). */
-static uint64_t *push_uids(const logic_send_t *items, size_t n, const logic_groups_t *gs, size_t *nu)
+/* The users a batch pushes a full frame to: recipients and senders, also_to, every
+ * member of the groups it stored messages in (once per group), but of a large group only
+ * the mentioned (all of them for @all): the rest get their notify from [fanout]. */
+static uint64_t *push_uids(logic_t *l, const logic_send_t *items, size_t n, const logic_groups_t *gs, size_t *nu)
 {
     size_t cap = 2 * n;
-    for (size_t i = 0; i < n; i++) cap += items[i].up->n_also_to;
+    for (size_t i = 0; i < n; i++) cap += items[i].up->n_also_to + items[i].msg.n_mentions;
     for (size_t i = 0; i < gs->n; i++) cap += gs->v[i].nids;
     uint64_t *uids = im_calloc(cap ? cap : 1, sizeof *uids);
     size_t k = 0;
@@ -200,6 +202,11 @@ static uint64_t *push_uids(const logic_send_t *items, size_t n, const logic_grou
         for (size_t j = 0; j < it->up->n_also_to; j++) uids[k++] = it->up->also_to[j];
         const logic_group_t *g = it->gid ? logic_groups_find(gs, it->gid) : NULL;
         if (g == NULL || im_u64map_get(&seen, g->gid)) continue;
+        int all = it->msg.n_mentions == 1 && it->msg.mentions[0] == IM_WIRE_MENTION_ALL;
+        if (logic_group_large(l, g) && !all) {
+            for (size_t j = 0; j < it->msg.n_mentions; j++) uids[k++] = it->msg.mentions[j];
+            continue;
+        }
         im_u64map_put(&seen, g->gid, (void *)1);
         for (size_t j = 0; j < g->nids; j++) uids[k++] = g->ids[j];
     }
@@ -214,7 +221,7 @@ static void after_commit(logic_t *l, const logic_send_t *items, size_t n, const 
                          logic_sessions_t *sessions)
 {
     size_t nu;
-    uint64_t *uids = push_uids(items, n, gs, &nu);
+    uint64_t *uids = push_uids(l, items, n, gs, &nu);
     logic_sessions_prepare(sessions, uids, nu);
     im_free(uids);
     redisContext *c = im_redis_acquire(l->redis);
@@ -281,9 +288,9 @@ static int send_checked(logic_t *l, logic_send_t *items, size_t n, logic_groups_
         }
         im_trace_set("");
     }
-    logic_push_group_notifies(l, &out, &sessions, groups);
     logic_out_flush(l, &out);
     logic_sessions_free(&sessions);
+    logic_push_group_notifies(l, groups);   /* after the flush: `sent` and msgs go first */
     return IM_OK;
 }
 
