@@ -275,6 +275,7 @@ void gw_api_ping(gw_t *g, gw_job_t *job);
 void gw_api_register(gw_t *g, gw_job_t *job);
 void gw_api_login(gw_t *g, gw_job_t *job);
 void gw_api_me(gw_t *g, gw_job_t *job);
+void gw_api_me_update(gw_t *g, gw_job_t *job);
 void gw_api_users(gw_t *g, gw_job_t *job);
 void gw_api_conversations(gw_t *g, gw_job_t *job);
 void gw_api_messages(gw_t *g, gw_job_t *job);

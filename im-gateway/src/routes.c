@@ -16,6 +16,7 @@ static const struct {
     {"POST", "/api/register", 0, gw_api_register},
     {"POST", "/api/login", 0, gw_api_login},
     {"GET", "/api/me", 1, gw_api_me},
+    {"PATCH", "/api/me", 1, gw_api_me_update},
     {"GET", "/api/users", 1, gw_api_users},
     {"GET", "/api/conversations", 1, gw_api_conversations},
     {"GET", "/api/conversations/{}/messages", 1, gw_api_messages},

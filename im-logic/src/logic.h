@@ -147,6 +147,7 @@ typedef struct {
                                        else the uids asked that are members */
     uint64_t *asks;                 /* uids whose roles the caller needs (not full) */
     size_t nasks, capasks;
+    int large;                      /* above large_group_threshold, as read once for the batch */
     /* push_group.c, read diffusion */
     size_t pushed;                  /* messages of this group pushed in the batch */
     uint64_t max_seq;               /* the highest of their seqs */
@@ -283,8 +284,6 @@ void logic_push_group(logic_t *l, logic_out_t *o, const logic_sessions_t *s, log
  * max_seq}` for every member that did not get all of that group's messages of the batch
  * in full. */
 void logic_push_group_notifies(logic_t *l, logic_groups_t *gs);
-/* Above large_group_threshold (LIVE). */
-int logic_group_large(logic_t *l, const logic_group_t *g);
 
 /* ---- fanout.c: [fanout], large groups' notifies off the pipeline ---- */
 int logic_fanout_start(logic_t *l);
@@ -332,6 +331,7 @@ LOGIC_HANDLER(logic_handle_register);
 LOGIC_HANDLER(logic_handle_login);
 LOGIC_HANDLER(logic_handle_get_me);
 LOGIC_HANDLER(logic_handle_search_users);
+LOGIC_HANDLER(logic_handle_update_me);
 LOGIC_HANDLER(logic_handle_list_conversations);
 LOGIC_HANDLER(logic_handle_get_messages);
 LOGIC_HANDLER(logic_handle_update_cursor);

@@ -19,11 +19,6 @@
 
 #include <stdint.h>
 
-int logic_group_large(logic_t *l, const logic_group_t *g)
-{
-    return g->count > (uint32_t)IM_CFG_GET(l->cfg.large_group_threshold);
-}
-
 static void note_got(logic_group_t *g, uint64_t uid)
 {
     uintptr_t c = (uintptr_t)im_u64map_get(&g->got, uid);
@@ -58,8 +53,8 @@ void logic_push_group(logic_t *l, logic_out_t *o, const logic_sessions_t *s, log
     if (g == NULL) return;   /* an event of a group with no members left */
     note_got(g, sender);
     int offline = !it->system;
-    if (!logic_group_large(l, g) || mentions_all(it)) {
-        offline = offline && !logic_group_large(l, g);   /* @all in a large group: no mass offline push */
+    if (!g->large || mentions_all(it)) {
+        offline = offline && !g->large;   /* @all in a large group: no mass offline push */
         for (size_t i = 0; i < g->nids; i++)
             if (g->ids[i] != sender) full(l, o, s, g, it, g->ids[i], frame, offline);
     } else {
@@ -69,14 +64,14 @@ void logic_push_group(logic_t *l, logic_out_t *o, const logic_sessions_t *s, log
     g->pushed++;
     if (it->msg.seq > g->max_seq) g->max_seq = it->msg.seq;
     im_debug("push.group", "cid=%s seq=%llu members=%u large=%d", it->cid, (unsigned long long)it->msg.seq,
-             g->count, logic_group_large(l, g));
+             g->count, g->large);
 }
 
 void logic_push_group_notifies(logic_t *l, logic_groups_t *gs)
 {
     for (size_t k = 0; k < gs->n; k++) {
         logic_group_t *g = &gs->v[k];
-        if (g->pushed == 0 || !logic_group_large(l, g)) continue;
+        if (g->pushed == 0 || !g->large) continue;
         uint64_t *ids = im_calloc(g->nids ? g->nids : 1, sizeof *ids);
         size_t n = 0;
         for (size_t i = 0; i < g->nids; i++)

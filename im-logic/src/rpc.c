@@ -10,6 +10,7 @@ static const im_rpc_method_t methods[] = {
     {"LoginUser", logic_handle_login},
     {"GetMe", logic_handle_get_me},
     {"SearchUsers", logic_handle_search_users},
+    {"UpdateMe", logic_handle_update_me},
     {"ListConversations", logic_handle_list_conversations},
     {"GetMessages", logic_handle_get_messages},
     {"UpdateCursor", logic_handle_update_cursor},

@@ -185,7 +185,7 @@ static int save_each(logic_t *l, logic_send_t *items, size_t n, size_t *conflict
 /* The users a batch pushes a full frame to: recipients and senders, also_to, every
  * member of the groups it stored messages in (once per group), but of a large group only
  * the mentioned (all of them for @all): the rest get their notify from [fanout]. */
-static uint64_t *push_uids(logic_t *l, const logic_send_t *items, size_t n, const logic_groups_t *gs, size_t *nu)
+static uint64_t *push_uids(const logic_send_t *items, size_t n, const logic_groups_t *gs, size_t *nu)
 {
     size_t cap = 2 * n;
     for (size_t i = 0; i < n; i++) cap += items[i].up->n_also_to + items[i].msg.n_mentions;
@@ -203,7 +203,7 @@ static uint64_t *push_uids(logic_t *l, const logic_send_t *items, size_t n, cons
         const logic_group_t *g = it->gid ? logic_groups_find(gs, it->gid) : NULL;
         if (g == NULL || im_u64map_get(&seen, g->gid)) continue;
         int all = it->msg.n_mentions == 1 && it->msg.mentions[0] == IM_WIRE_MENTION_ALL;
-        if (logic_group_large(l, g) && !all) {
+        if (g->large && !all) {
             for (size_t j = 0; j < it->msg.n_mentions; j++) uids[k++] = it->msg.mentions[j];
             continue;
         }
@@ -221,7 +221,7 @@ static void after_commit(logic_t *l, const logic_send_t *items, size_t n, const 
                          logic_sessions_t *sessions)
 {
     size_t nu;
-    uint64_t *uids = push_uids(l, items, n, gs, &nu);
+    uint64_t *uids = push_uids(items, n, gs, &nu);
     logic_sessions_prepare(sessions, uids, nu);
     im_free(uids);
     redisContext *c = im_redis_acquire(l->redis);

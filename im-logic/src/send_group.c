@@ -70,6 +70,8 @@ int logic_send_check_groups(logic_t *l, logic_send_t *items, size_t n, logic_gro
      * (write diffusion: the `msg`; read diffusion: the `notify`) */
     int rc = logic_groups_load(l, gs, UINT32_MAX);
     if (rc != IM_OK) return rc;
+    uint32_t threshold = (uint32_t)IM_CFG_GET(l->cfg.large_group_threshold);   /* LIVE: once a batch */
+    for (size_t k = 0; k < gs->n; k++) gs->v[k].large = gs->v[k].count > threshold;
     for (size_t i = 0; i < n; i++) {
         logic_send_t *it = &items[i];
         if (it->error || it->gid == 0 || it->system) continue;

@@ -71,6 +71,7 @@ REPO_HANDLER(repo_handle_ping);
 REPO_HANDLER(repo_handle_create_user);
 REPO_HANDLER(repo_handle_get_user_by_name);
 REPO_HANDLER(repo_handle_get_users);
+REPO_HANDLER(repo_handle_update_user);
 REPO_HANDLER(repo_handle_search_users);
 REPO_HANDLER(repo_handle_save_messages);
 REPO_HANDLER(repo_handle_get_max_seq);

@@ -7,6 +7,7 @@ static const im_rpc_method_t methods[] = {
     {"GetUserByName", repo_handle_get_user_by_name},
     {"GetUsers", repo_handle_get_users},
     {"SearchUsers", repo_handle_search_users},
+    {"UpdateUser", repo_handle_update_user},
     {"SaveMessages", repo_handle_save_messages},
     {"GetMaxSeq", repo_handle_get_max_seq},
     {"GetMessages", repo_handle_get_messages},

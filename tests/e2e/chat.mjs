@@ -241,6 +241,17 @@ try {
     if (n !== 0) throw new Error('a removed member got a message');
   });
 
+  await step('B renames himself in Settings; it holds after a reload', async () => {
+    await pageB.getByTestId('nav-settings').click();
+    await pageB.getByTestId('settings-nickname').fill('Bobby');
+    await pageB.getByTestId('settings-save').click();
+    await pageB.getByTestId('settings-note').filter({ hasText: 'Saved.' }).waitFor({ timeout: T });
+    await pageB.reload();
+    await pageB.getByTestId('conn-state').filter({ hasText: 'online' }).waitFor({ timeout: T });
+    const title = await pageB.getByTestId('me-avatar').getAttribute('title');
+    if (title !== 'Bobby') throw new Error('after reload: ' + title);
+  });
+
   await step('logout returns to the login page', async () => {
     await pageB.getByTestId('logout').click();
     await pageB.getByTestId('login-button').waitFor({ timeout: T });

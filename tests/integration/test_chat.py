@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 import websocket
 
-from client import Client, cid_of, uname
+from client import Client, api, cid_of, uname
 from cluster import http, wait_for
 
 
@@ -346,3 +346,25 @@ def test_sessions_on_a_killed_gateway_count_as_offline(chat):
     wait_for("offline push for b", lambda: any(p["user_id"] == b.user_id and p["message"]["cmid"] == cmid
                                               for p in chat["hook"].posts), timeout=15)
     a.close()
+
+
+def test_profile_change_is_seen_at_once_from_the_other_gateway(chat):
+    """PATCH /api/me updates MySQL, then deletes user_info:{uid}: a reader on the other
+    gateway whose cache was warm sees the new nickname on its next call."""
+    a = Client(chat["gws"][0].url, uname("prof"))
+    b = Client(chat["gws"][1].url, uname("peer"))
+    status, body = api(b, "GET", "/api/users?ids=%d" % a.user_id)     # warms user_info:{a}
+    assert status == 200 and body["users"][0]["nickname"] == a.username
+    assert chat["infra"].redis("HGET", "user_info:%d" % a.user_id, "nickname") == a.username
+    status, body = api(a, "PATCH", "/api/me", {"nickname": "Ada Lovelace ✨"})
+    assert (status, body["nickname"], body["username"]) == (200, "Ada Lovelace ✨", a.username), body
+    assert chat["infra"].redis("EXISTS", "user_info:%d" % a.user_id) == "0"
+    status, body = api(b, "GET", "/api/users?ids=%d" % a.user_id)
+    assert body["users"][0]["nickname"] == "Ada Lovelace ✨"
+    assert api(a, "GET", "/api/me")[1]["nickname"] == "Ada Lovelace ✨"
+    for bad in ({"nickname": "x" * 51}, {"nickname": 7}, {}, ["nickname"], {"nickname": "\udcff"}):
+        status, body = api(a, "PATCH", "/api/me", bad)
+        assert (status, body.get("error")) == (400, "invalid_argument"), (bad, status, body)
+    assert api(a, "GET", "/api/me")[1]["nickname"] == "Ada Lovelace ✨"   # nothing changed
+    status, _ = http("PATCH", chat["gws"][0].url + "/api/me", {"nickname": "nobody"})
+    assert status == 401

@@ -105,13 +105,29 @@ async function start(token) {
   historyDone = new Set();
   $('auth').classList.add('hidden');
   $('main').classList.remove('hidden');
+  showMe();
+  conn = new Conn(() => api.token, { onFrame, onState, onOpen, onRefused });
+  conn.start();
+  await refreshConversations();
+}
+
+// The toolbar's avatar and the settings page, from me.
+function showMe() {
   $('me-avatar').replaceChildren(...avatar(me).childNodes);
   $('me-avatar').className = avatar(me, 'me').className;
   $('me-avatar').title = nameOf(me);
   $('settings-user').textContent = `${nameOf(me)} (@${me.username})`;
-  conn = new Conn(() => api.token, { onFrame, onState, onOpen, onRefused });
-  conn.start();
-  await refreshConversations();
+  $('settings-nickname').value = me.nickname || '';
+}
+
+async function saveProfile(ev) {
+  ev.preventDefault();
+  const r = await api.updateMe($('settings-nickname').value.trim());
+  if (r.status !== 200) { $('settings-note').textContent = (r.body && r.body.message) || 'Could not save.'; return; }
+  me = r.body;
+  people.learn(me);
+  showMe();
+  $('settings-note').textContent = 'Saved.';
 }
 
 async function refreshConversations() {
@@ -458,6 +474,7 @@ function wire() {
   $('auth-toggle').addEventListener('click', toggleRegister);
   $('logout').addEventListener('click', logout);
   $('settings-logout').addEventListener('click', logout);
+  $('settings-profile').addEventListener('submit', saveProfile);
   $('nav-chats').addEventListener('click', () => setMode('chats'));
   $('nav-contacts').addEventListener('click', () => setMode('contacts'));
   $('nav-settings').addEventListener('click', () => {
