@@ -164,6 +164,7 @@ static void sweep(lws_sorted_usec_list_t *sul)
     int64_t heartbeat_ms = (int64_t)IM_CFG_GET(g->cfg.heartbeat_s) * 1000;
     int64_t now = im_clock_mono_ms(), limit = now - heartbeat_ms * 5 / 2;
     int all = gw_session_lost(g);
+    gw_revoke_sweep(g);
     for (size_t i = 0; i < g->conns.cap; i++) {
         if (!IM_U64MAP_LIVE(&g->conns, i)) continue;
         gw_conn_t *c = g->conns.vals[i];

@@ -14,8 +14,9 @@
  *     [R] `session` writes user_session:{uid} in Redis (HSET on open, HDEL on close,
  *                   a re-assert with an expiry every heartbeat), so Redis latency never
  *                   stalls [S].
+ *     [V] `revoke`  listens for logouts (Redis SUBSCRIBE) and hands them to [S] (revoke.c).
  *   Every handoff between threads is an im_queue_t (im/queue.h): todo [S]->[W],
- *   done [W]->[S], inbox [D]->[S], sess [S]->[R]. Stopping (main.c) stops each producer
+ *   done [W]->[S], inbox [D]->[S], sess [S]->[R], revoked [V]->[S]. Stopping (main.c) stops each producer
  *   before closing its queue, and closes the queues that wake [S] before lws is destroyed.
  *
  *   Send path (client -> server):
@@ -46,6 +47,7 @@
 #include <uv.h>
 #include <stdint.h>
 
+#include "im/auth.h"
 #include "im/conv.h"
 #include "im/daemon.h"
 #include "im/kafka.h"
@@ -102,6 +104,9 @@ struct gw_job_s {
     size_t body_len;
     char trace[33];           /* trace id of this request */
     uint64_t user_id;         /* from the bearer token; 0 if none or invalid */
+    uint64_t jti;             /* the token's id and expiry (seconds), for POST /api/logout */
+    int64_t exp;
+    int revoke;               /* set by api_logout.c: [S] denies jti before replying */
     uint64_t conn_id;         /* WebSocket job (sync): the connection to answer, else 0 */
     int status;               /* HTTP status of the reply */
     char *resp;               /* reply body (JSON), owned by the job */
@@ -143,6 +148,7 @@ typedef struct gw_conn_s {
     struct lws *wsi;
     uint64_t id;              /* conn_id: fixed64 in Kafka records, hex in Redis and `hello` */
     gw_user_t *user;
+    uint64_t jti;             /* of the token it was opened with: a logout closes it */
     struct gw_conn_s *next_of_user;
     int64_t last_seen_ms;     /* last frame from the client */
     int64_t asserted_ms;      /* last time its session was written to Redis */
@@ -219,6 +225,15 @@ struct gw_s {
 
     im_kafka_producer_t *up;  /* im-upstream-topic; thread-safe, used on [S] */
 
+    /* revoke.c: tokens revoked by a logout anywhere */
+    im_u64map_t denied;       /* [S]: jti -> (void *)exp */
+    int64_t denied_swept_s;
+    im_queue_t revoked;       /* [V] -> [S]: gw_revoked_t; wakes [S] */
+    pthread_t revoke_thread;
+    volatile int revoke_stop;
+    pthread_mutex_t revoke_lock;   /* guards revoke_sub */
+    redisContext *revoke_sub;      /* [V]'s SUBSCRIBE connection; main shuts it down to stop [V] */
+
     /* [S]: acks and reads waiting for the next cursor flush (cursors.c) */
     gw_cursor_t *cursors;
     size_t ncursors, capcursors;
@@ -276,6 +291,7 @@ void gw_api_register(gw_t *g, gw_job_t *job);
 void gw_api_login(gw_t *g, gw_job_t *job);
 void gw_api_me(gw_t *g, gw_job_t *job);
 void gw_api_me_update(gw_t *g, gw_job_t *job);
+void gw_api_logout(gw_t *g, gw_job_t *job);
 void gw_api_users(gw_t *g, gw_job_t *job);
 void gw_api_conversations(gw_t *g, gw_job_t *job);
 void gw_api_messages(gw_t *g, gw_job_t *job);
@@ -366,6 +382,18 @@ int gw_up_send(gw_t *g, const Im__Mq__V1__Upstream *u, const char *key, const ch
 int gw_down_start(gw_t *g);
 void gw_down_stop(gw_t *g);                        /* stops [D]; the inbox stays open */
 void gw_push_free(gw_push_t *p);
+
+/* ---- revoke.c: logout that means it ---- */
+/* [V] `revoke`: SUBSCRIBE jwt_revoked; each revocation -revoked-> [S]. Start loads the
+ * revocations already in Redis into `denied` before [S] serves anyone. */
+int gw_revoke_start(gw_t *g);
+void gw_revoke_stop(gw_t *g);      /* before lws is destroyed; closes `revoked` */
+/* [S]: verify a token, and refuse it if revoked. */
+int gw_token_check(gw_t *g, const char *token, im_jwt_claims_t *cl);
+/* [S]: deny jti until exp and close user_id's connections opened with it. */
+void gw_revoke_apply(gw_t *g, uint64_t jti, uint64_t user_id, int64_t exp);
+void gw_revoke_drain(gw_t *g);     /* [S]: what [V] handed over */
+void gw_revoke_sweep(gw_t *g);     /* [S], from the sweep: forget tokens past their exp */
 
 /* ---- session.c: [R] ---- */
 int gw_session_start(gw_t *g);     /* clears this gateway's stale sessions, starts [R] */

@@ -45,14 +45,19 @@ static char *query_of(struct lws *wsi)
     return q;
 }
 
-/* The user of `Authorization: Bearer <jwt>` (HMAC check only: cheap enough for [S]). */
-static int bearer_user(struct lws *wsi, gw_t *g, uint64_t *user_id)
+/* The user of `Authorization: Bearer <jwt>` into the job (an HMAC check and a lookup
+ * among revoked tokens: cheap enough for [S]). */
+static int bearer_user(struct lws *wsi, gw_t *g, gw_job_t *job)
 {
     char hdr[2048];
+    im_jwt_claims_t cl;
     if (lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_AUTHORIZATION) <= 7 ||
-        strncmp(hdr, "Bearer ", 7) != 0)
+        strncmp(hdr, "Bearer ", 7) != 0 || gw_token_check(g, hdr + 7, &cl) != IM_OK)
         return IM_EUNAUTH;
-    return im_jwt_verify(g->cfg.jwt_secret, hdr + 7, user_id);
+    job->user_id = cl.user_id;
+    job->jti = cl.jti;
+    job->exp = cl.exp;
+    return IM_OK;
 }
 
 static void ready(struct lws *wsi, gw_http_t *h)
@@ -85,7 +90,7 @@ static int begin(struct lws *wsi, gw_http_t *h)
     if (job->fn == NULL) {
         gw_job_error(job, 404, "not_found", "no such endpoint");
         ready(wsi, h);
-    } else if (auth && bearer_user(wsi, g, &job->user_id) != IM_OK) {
+    } else if (auth && bearer_user(wsi, g, job) != IM_OK) {
         gw_job_error(job, 401, "unauthorized", "missing, invalid or expired token");
         ready(wsi, h);
     } else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {

@@ -34,6 +34,7 @@ static int start(gw_t *g)
     gw_jobs_start(g);
     if ((rc = gw_server_start(g)) != IM_OK) return rc;
     if ((rc = gw_down_start(g)) != IM_OK) return rc;
+    if ((rc = gw_revoke_start(g)) != IM_OK) return rc;
     /* registered before the first connection is accepted: logic must see a gateway
      * alive before any session on it exists */
     char addr[128];
@@ -52,6 +53,7 @@ static void stop(gw_t *g)
     gw_cursors_flush(g);     /* the acks and reads [S] still held */
     gw_jobs_stop(g);         /* workers finish the call in hand and exit */
     gw_down_stop(g);         /* [D] stops */
+    gw_revoke_stop(g);       /* [V] stops */
     gw_server_destroy(g);    /* closes every connection */
     gw_jobs_free_done(g);
     gw_session_stop(g);      /* drains the HDELs */

@@ -17,6 +17,7 @@ static const struct {
     {"POST", "/api/login", 0, gw_api_login},
     {"GET", "/api/me", 1, gw_api_me},
     {"PATCH", "/api/me", 1, gw_api_me_update},
+    {"POST", "/api/logout", 1, gw_api_logout},
     {"GET", "/api/users", 1, gw_api_users},
     {"GET", "/api/conversations", 1, gw_api_conversations},
     {"GET", "/api/conversations/{}/messages", 1, gw_api_messages},

@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* [S]: another thread has work for us — finished jobs, downstream records. */
+/* [S]: another thread has work for us — finished jobs, downstream records, logouts. */
 static void drain(gw_t *g)
 {
+    gw_revoke_drain(g);
     for (im_queue_node_t *n = im_queue_take_all(&g->done), *next; n; n = next) {
         next = n->next;
         gw_job_t *j = IM_QUEUE_ENTRY(n, gw_job_t, node);
+        if (j->revoke) gw_revoke_apply(g, j->jti, j->user_id, j->exp);   /* before the reply */
         if (j->conn_id == 0) {
             gw_http_deliver(g, j);
             continue;

@@ -161,7 +161,7 @@ static void clear_stale(gw_t *g)
 int gw_session_start(gw_t *g)
 {
     im_queue_init(&g->sess, NULL, NULL);
-    g->redis = im_redis_pool_new(g->cfg.redis_host, g->cfg.redis_port, 1, 2000);
+    g->redis = im_redis_pool_new(g->cfg.redis_host, g->cfg.redis_port, 3, 2000);   /* [R], [W] logout, [V] */
     clear_stale(g);
     pthread_create(&g->sess_thread, NULL, session_main, g);
     return IM_OK;

@@ -36,12 +36,13 @@ void gw_ws_error(gw_t *g, gw_conn_t *c, const char *code, const char *message, c
     im_free(text);
 }
 
-/* The user of /ws?token=, or IM_EUNAUTH. The headers are readable until ESTABLISHED. */
-static int token_user(struct lws *wsi, uint64_t *user_id)
+/* The claims of /ws?token=, or IM_EUNAUTH (also for a revoked token). The headers are
+ * readable until ESTABLISHED. */
+static int token_user(struct lws *wsi, im_jwt_claims_t *cl)
 {
     char token[2048];
     const char *t = lws_get_urlarg_by_name(wsi, "token=", token, sizeof token);
-    return t ? im_jwt_verify(gw_of(wsi)->cfg.jwt_secret, t, user_id) : IM_EUNAUTH;
+    return t ? gw_token_check(gw_of(wsi), t, cl) : IM_EUNAUTH;
 }
 
 /* Refuses the upgrade with HTTP 401 unless /ws?token= carries a valid token.
@@ -49,12 +50,12 @@ static int token_user(struct lws *wsi, uint64_t *user_id)
 static int confirm_upgrade(struct lws *wsi)
 {
     char uri[64];
-    uint64_t user_id;
+    im_jwt_claims_t cl;
     if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) < 0 || strcmp(uri, "/ws") != 0) {
         lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
         return 1;
     }
-    if (token_user(wsi, &user_id) != IM_OK) {
+    if (token_user(wsi, &cl) != IM_OK) {
         im_info("ws.refused", "reason=bad_token");
         lws_return_http_status(wsi, HTTP_STATUS_UNAUTHORIZED, "unauthorized");
         return 1;
@@ -65,9 +66,10 @@ static int confirm_upgrade(struct lws *wsi)
 static int established(struct lws *wsi, gw_pss_t *pss)
 {
     gw_t *g = gw_of(wsi);
-    uint64_t user_id;
-    if (token_user(wsi, &user_id) != IM_OK) return -1;   /* expired in between */
-    gw_conn_t *c = gw_conn_open(g, wsi, user_id);
+    im_jwt_claims_t cl;
+    if (token_user(wsi, &cl) != IM_OK) return -1;   /* expired or revoked in between */
+    gw_conn_t *c = gw_conn_open(g, wsi, cl.user_id);
+    c->jti = cl.jti;
     pss->conn = c;
     gw_session_post(g, 1, c->user->id, c->id);
     char conn_id[24];

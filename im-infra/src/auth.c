@@ -14,11 +14,15 @@ int im_jwt_issue(const char *secret, uint64_t user_id, int ttl_s, char **token,
                  int64_t *expires_at_ms)
 {
     jwt_t *jwt = NULL;
-    if (jwt_new(&jwt) != 0) return IM_EINTERNAL;
+    if (sodium_init() < 0 || jwt_new(&jwt) != 0) return IM_EINTERNAL;   /* sodium: the jti's random bits */
     time_t now = time(NULL);
-    char sub[24];
+    char sub[24], jti[17];
     snprintf(sub, sizeof sub, "%llu", (unsigned long long)user_id);
-    int rc = jwt_add_grant(jwt, "sub", sub) || jwt_add_grant_int(jwt, "iat", (long)now) ||
+    uint64_t r;
+    do randombytes_buf(&r, sizeof r);
+    while (r == 0 || r == UINT64_MAX);   /* keys im_u64map cannot hold */
+    snprintf(jti, sizeof jti, "%016llx", (unsigned long long)r);
+    int rc = jwt_add_grant(jwt, "sub", sub) || jwt_add_grant(jwt, "jti", jti) || jwt_add_grant_int(jwt, "iat", (long)now) ||
              jwt_add_grant_int(jwt, "exp", (long)(now + ttl_s)) ||
              jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)secret, (int)strlen(secret));
     char *enc = rc ? NULL : jwt_encode_str(jwt);
@@ -30,7 +34,15 @@ int im_jwt_issue(const char *secret, uint64_t user_id, int ttl_s, char **token,
     return IM_OK;
 }
 
-int im_jwt_verify(const char *secret, const char *token, uint64_t *user_id)
+/* 16 lower-case hex digits, not 0 and not all f. */
+static uint64_t jti_of(const char *s)
+{
+    if (s == NULL || strlen(s) != 16 || strspn(s, "0123456789abcdef") != 16) return 0;
+    uint64_t v = strtoull(s, NULL, 16);
+    return v == UINT64_MAX ? 0 : v;
+}
+
+int im_jwt_verify(const char *secret, const char *token, im_jwt_claims_t *claims)
 {
     jwt_t *jwt = NULL;
     if (secret == NULL || !*secret || token == NULL || strlen(token) > 4096) return IM_EUNAUTH;
@@ -40,11 +52,14 @@ int im_jwt_verify(const char *secret, const char *token, uint64_t *user_id)
     int rc = IM_EUNAUTH;
     const char *sub = jwt_get_grant(jwt, "sub");
     long exp = jwt_get_grant_int(jwt, "exp");
+    uint64_t jti = jti_of(jwt_get_grant(jwt, "jti"));
     char *end = NULL;
     unsigned long long uid = sub ? strtoull(sub, &end, 10) : 0;
     if (jwt_get_alg(jwt) == JWT_ALG_HS256 && exp > (long)time(NULL) && sub && *sub && end &&
-        *end == '\0' && uid > 0) {
-        *user_id = uid;
+        *end == '\0' && uid > 0 && jti != 0) {
+        claims->user_id = uid;
+        claims->jti = jti;
+        claims->exp = exp;
         rc = IM_OK;
     }
     jwt_free(jwt);

@@ -22,11 +22,18 @@ static void test_jwt(void)
 {
     char *tok;
     int64_t exp;
-    uint64_t uid = 0;
+    im_jwt_claims_t uid = {0}, again = {0};
     CHECK_INT(im_jwt_issue("s3cret", 42, 60, &tok, &exp), IM_OK);
     CHECK(exp > (int64_t)time(NULL) * 1000);
     CHECK_INT(im_jwt_verify("s3cret", tok, &uid), IM_OK);
-    CHECK_INT(uid, 42);
+    CHECK_INT(uid.user_id, 42);
+    CHECK_INT(uid.exp, exp / 1000);
+    CHECK(uid.jti != 0);
+    char *tok2;
+    CHECK_INT(im_jwt_issue("s3cret", 42, 60, &tok2, &exp), IM_OK);   /* each login its own jti */
+    CHECK_INT(im_jwt_verify("s3cret", tok2, &again), IM_OK);
+    CHECK(again.jti != uid.jti);
+    im_free(tok2);
     CHECK_INT(im_jwt_verify("other", tok, &uid), IM_EUNAUTH);     /* forged: wrong key */
     tok[strlen(tok) - 2] ^= 1;                                     /* tampered signature */
     CHECK_INT(im_jwt_verify("s3cret", tok, &uid), IM_EUNAUTH);
@@ -56,6 +63,16 @@ static void test_jwt(void)
 
     CHECK_INT(im_jwt_verify("s3cret", "garbage", &uid), IM_EUNAUTH);
     CHECK_INT(im_jwt_verify("s3cret", "", &uid), IM_EUNAUTH);
+
+    /* a right signature without a jti (a token that could not be revoked) is refused */
+    jwt_new(&j);
+    jwt_add_grant(j, "sub", "42");
+    jwt_add_grant_int(j, "exp", (long)time(NULL) + 600);
+    jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)"s3cret", 6);
+    char *nojti = jwt_encode_str(j);
+    CHECK_INT(im_jwt_verify("s3cret", nojti, &uid), IM_EUNAUTH);
+    free(nojti);
+    jwt_free(j);
 }
 
 static void test_password(void)

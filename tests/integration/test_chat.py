@@ -368,3 +368,43 @@ def test_profile_change_is_seen_at_once_from_the_other_gateway(chat):
     assert api(a, "GET", "/api/me")[1]["nickname"] == "Ada Lovelace ✨"   # nothing changed
     status, _ = http("PATCH", chat["gws"][0].url + "/api/me", {"nickname": "nobody"})
     assert status == 401
+
+
+def refused_everywhere(urls, token):
+    for url in urls:
+        status, body = http("GET", url + "/api/me", token=token)
+        assert (status, body.get("error")) == (401, "unauthorized"), (url, status, body)
+        with pytest.raises(websocket.WebSocketBadStatusException) as e:
+            websocket.create_connection(url.replace("http", "ws") + "/ws?token=" + token, timeout=5)
+        assert e.value.status_code == 401
+
+
+def test_logout_revokes_the_token_on_every_gateway_and_closes_its_connections(chat):
+    infra = chat["infra"]
+    gw1, gw2 = chat["gws"][0].url, chat["gws"][1].url
+    a = Client(gw1, uname("out"))                                  # token 1, on both gateways
+    a_gw2 = Client(gw2, a.username, register=False)
+    a_gw2.token = a.token
+    phone = Client(gw2, a.username, register=False)                # token 2: another login
+    assert phone.token != a.token
+    for c in (a, a_gw2, phone):
+        c.connect()
+    status, body = api(a, "POST", "/api/logout")
+    assert (status, body) == (200, {})
+    a.expect("_closed", timeout=5)                                 # token 1's connections close
+    a_gw2.expect("_closed", timeout=5)
+    refused_everywhere([gw1, gw2], a.token)
+    assert api(a, "POST", "/api/logout")[0] == 401                 # a revoked token cannot log out
+    jti = json.loads(base64.urlsafe_b64decode(a.token.split(".")[1] + "=="))["jti"]
+    ttl = int(infra.redis("TTL", "jwt_deny:" + jti))
+    assert 0 < ttl <= 86400                                        # until the token would expire
+    assert api(phone, "GET", "/api/me")[0] == 200                  # the other login is untouched
+    phone.send_json({"op": "ping"})
+    phone.expect("pong", timeout=5)
+    gw3 = infra.start_gateway("gw-3")                              # started after the logout
+    try:
+        refused_everywhere([gw3.url], a.token)
+        assert http("GET", gw3.url + "/api/me", token=phone.token)[0] == 200
+    finally:
+        infra.stop(gw3)
+    phone.close()

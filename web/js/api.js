@@ -25,6 +25,7 @@ export class Api {
   register(username, password, nickname) { return this.call('POST', '/api/register', { username, password, nickname }); }
   login(username, password) { return this.call('POST', '/api/login', { username, password }); }
   me() { return this.call('GET', '/api/me'); }
+  logout() { return this.call('POST', '/api/logout'); }
   updateMe(nickname) { return this.call('PATCH', '/api/me', { nickname }); }
   searchUsers(q) { return this.call('GET', '/api/users?q=' + encodeURIComponent(q)); }
   conversations() { return this.call('GET', '/api/conversations'); }

@@ -83,7 +83,9 @@ function toggleRegister() {
   $('auth-error').textContent = '';
 }
 
+// Revokes the token on the server (every gateway), then forgets it here.
 function logout() {
+  if (api.token) api.logout();   // best effort: the local state goes either way
   if (conn) conn.stop();
   conn = null;
   api.token = null;

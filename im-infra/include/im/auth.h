@@ -8,13 +8,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Writes a token for user_id valid for ttl_s seconds into a new string (caller frees with
- * im_free); *expires_at_ms gets its expiry. */
+/* What a verified token says. */
+typedef struct {
+    uint64_t user_id;   /* sub */
+    uint64_t jti;       /* 64 random bits, 16 hex digits in the token: what a logout revokes */
+    int64_t exp;        /* seconds since the epoch */
+} im_jwt_claims_t;
+
+/* Writes a token for user_id valid for ttl_s seconds, with a fresh jti, into a new string
+ * (caller frees with im_free); *expires_at_ms gets its expiry. */
 int im_jwt_issue(const char *secret, uint64_t user_id, int ttl_s, char **token,
                  int64_t *expires_at_ms);
-/* IM_OK and *user_id, or IM_EUNAUTH for a bad signature, another alg, an expired or
- * malformed token. */
-int im_jwt_verify(const char *secret, const char *token, uint64_t *user_id);
+/* IM_OK and *claims, or IM_EUNAUTH for a bad signature, another alg, an expired or
+ * malformed token, or one without a jti. */
+int im_jwt_verify(const char *secret, const char *token, im_jwt_claims_t *claims);
 
 /* argon2id. New hashes take `passes` passes over `memory_kib` KiB (libsodium's
  * interactive limits, 2 and 65536: ~70 ms per call, are the defaults of every caller);
