@@ -109,6 +109,39 @@ CREATE TABLE IF NOT EXISTS `user_conversations` (
   KEY `idx_conv` (`conversation_id`)                  -- a group's read positions
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
+-- Friend requests: one row per (from, to); asking again after a decline re-opens it.
+-- status 0 pending, 1 accepted, 2 declined. Requests to a user are read through
+-- idx_to_status, requests from a user through uniq_from_to's prefix.
+CREATE TABLE IF NOT EXISTS `friend_requests` (
+  `id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  `from_id` BIGINT UNSIGNED NOT NULL,
+  `to_id` BIGINT UNSIGNED NOT NULL,
+  `message` VARCHAR(200) NOT NULL DEFAULT '',
+  `status` TINYINT NOT NULL DEFAULT 0,
+  `created_at` TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  `updated_at` TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uniq_from_to` (`from_id`, `to_id`),
+  KEY `idx_to_status` (`to_id`, `status`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- Friendship, one row per side: "my friends" is a range of the primary key, and both
+-- rows are written and deleted in one transaction.
+CREATE TABLE IF NOT EXISTS `friends` (
+  `user_id` BIGINT UNSIGNED NOT NULL,
+  `friend_id` BIGINT UNSIGNED NOT NULL,
+  `created_at` TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (`user_id`, `friend_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- Blocks: user_id does not accept messages (or friend requests) from blocked_id.
+CREATE TABLE IF NOT EXISTS `blocks` (
+  `user_id` BIGINT UNSIGNED NOT NULL,
+  `blocked_id` BIGINT UNSIGNED NOT NULL,
+  `created_at` TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (`user_id`, `blocked_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
 -- Upgrade block: what the CREATE TABLEs above gained later, for databases made before.
 -- MySQL 8 has no ADD COLUMN IF NOT EXISTS, so each change runs only when
 -- information_schema says it is missing (one prepared statement each: the same text works

@@ -32,7 +32,7 @@ static const struct {
     {"invalid_argument", 400}, {"unauthorized", 401}, {"invalid_credentials", 401},
     {"forbidden", 403},        {"not_found", 404},    {"username_taken", 409},
     {"too_large", 413},        {"rate_limited", 429}, {"unavailable", 503},
-    {"not_member", 403},
+    {"not_member", 403},       {"blocked", 403},
 };
 
 int gw_reply_logic_error(gw_job_t *job, const char *code, const char *message)

@@ -292,6 +292,17 @@ void gw_api_login(gw_t *g, gw_job_t *job);
 void gw_api_me(gw_t *g, gw_job_t *job);
 void gw_api_me_update(gw_t *g, gw_job_t *job);
 void gw_api_logout(gw_t *g, gw_job_t *job);
+/* api_relation_change.c: Logic.ChangeRelation */
+void gw_api_friend_request(gw_t *g, gw_job_t *job);
+void gw_api_friend_accept(gw_t *g, gw_job_t *job);
+void gw_api_friend_decline(gw_t *g, gw_job_t *job);
+void gw_api_unfriend(gw_t *g, gw_job_t *job);
+void gw_api_block(gw_t *g, gw_job_t *job);
+void gw_api_unblock(gw_t *g, gw_job_t *job);
+/* api_relation_list.c: Logic.ListRelations */
+void gw_api_friends(gw_t *g, gw_job_t *job);
+void gw_api_blocks(gw_t *g, gw_job_t *job);
+void gw_api_friend_requests(gw_t *g, gw_job_t *job);
 void gw_api_users(gw_t *g, gw_job_t *job);
 void gw_api_conversations(gw_t *g, gw_job_t *job);
 void gw_api_messages(gw_t *g, gw_job_t *job);

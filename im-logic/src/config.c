@@ -7,6 +7,8 @@
 #define F(name, type, field, def, min, max, ...) \
     {name, type, offsetof(logic_config_t, field), def, min, max, __VA_ARGS__}
 
+static const char *const policies[] = {"anyone", "friends", NULL};
+
 const im_cfg_field_t logic_config_table[] = {
     IM_COMMON_CFG_FIELDS(logic_config_t, 9201),
     F("grpc_host", IM_CFG_STR, grpc_host, "127.0.0.1", 1, 0, "gRPC bind address"),
@@ -46,5 +48,8 @@ const im_cfg_field_t logic_config_table[] = {
       "Read receipts are relayed to the members of groups up to this size (0 = never)", IM_CFG_LIVE),
     F("max_group_members", IM_CFG_INT, max_group_members, "20000", 2, 1000000,
       "Most members a group may have (create, invite, join)", IM_CFG_LIVE),
+    F("single_chat_policy", IM_CFG_ENUM, single_chat_policy, "anyone", 0, 0,
+      "anyone | friends: who may send a user single-chat messages (a block always refuses)", IM_CFG_LIVE,
+      policies),
     IM_CFG_END,
 };

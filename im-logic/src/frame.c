@@ -33,3 +33,10 @@ char *logic_frame_notify(const char *cid, uint64_t max_seq)
     return im_wire_dump(json_pack("{s:s, s:s, s:I}", "op", "notify", "conversation_id", cid, "max_seq",
                                   (json_int_t)max_seq));
 }
+
+char *logic_frame_friend_request(uint64_t request_id, const Im__Common__V1__User *from, const char *message)
+{
+    return im_wire_dump(json_pack("{s:s, s:I, s:{s:I, s:s, s:s}, s:s}", "op", "friend_request", "request_id",
+                                  (json_int_t)request_id, "from", "user_id", (json_int_t)from->user_id, "username",
+                                  from->username, "nickname", from->nickname, "message", message));
+}

@@ -13,6 +13,9 @@
  *   Send path (one record = one client `send`, or a `system` group event from group_event.c):
  *     im-upstream-topic -> [consume] consume.c -> send.c:
  *        validate + recipient exists (cache, else im-repo GetUsers)
+ *        -> relations.c  single chats: the recipient blocked the sender? (and, with
+ *                     single_chat_policy friends, not a friend?) from user_rel:{uid},
+ *                     else im-repo GetRelations
  *        -> send_group.c  group sends: groups.c reads each group's members once per batch
  *                     (group_members:{gid}, else im-repo GetMemberIds); sender a member,
  *                     mentions members, @all by an admin/owner
@@ -78,7 +81,10 @@ typedef struct {
     int large_group_threshold; /* LIVE: groups above this many members get read diffusion */
     int receipts_group_limit;  /* LIVE: read receipts are relayed in groups up to this size */
     int max_group_members;     /* LIVE: most members a group may have */
+    int single_chat_policy;    /* LIVE: LOGIC_POLICY_ANYONE or LOGIC_POLICY_FRIENDS */
 } logic_config_t;
+
+enum { LOGIC_POLICY_ANYONE = 0, LOGIC_POLICY_FRIENDS = 1 };   /* single_chat_policy */
 
 typedef struct {
     logic_config_t cfg;
@@ -183,6 +189,12 @@ int logic_send_batch(logic_t *l, logic_send_t *items, size_t n);
 int logic_dedup_parse(const char *value, Im__Common__V1__Message *msg);
 /* Appends the SETs of a committed batch to pipeline c; returns how many replies to read. */
 size_t logic_dedup_append(logic_t *l, redisContext *c, const logic_send_t *items, size_t n);
+
+/* ---- send.c ---- */
+void logic_send_refuse(logic_send_t *it, const char *code, const char *msg);   /* a client error */
+
+/* ---- relations.c: single chats against the recipient's friends and blocks ---- */
+int logic_send_check_relations(logic_t *l, logic_send_t *items, size_t n);
 
 /* ---- send_group.c: group sends and events in a batch ---- */
 /* Loads the batch's groups (one script per distinct group) into gs and refuses group
@@ -296,6 +308,7 @@ char *logic_frame_message(const Im__Common__V1__Message *m);     /* {"op":"msg",
 char *logic_frame_sent(const Im__Common__V1__Message *m);
 char *logic_frame_error(const char *code, const char *message, const char *cmid);
 char *logic_frame_notify(const char *cid, uint64_t max_seq);        /* {"op":"notify",...} */
+char *logic_frame_friend_request(uint64_t request_id, const Im__Common__V1__User *from, const char *message);
 
 /* ---- copy.c: im-repo replies into the Logic call's arena ---- */
 Im__Common__V1__User *logic_copy_user(im_rpc_call_t *call, const Im__Common__V1__User *u);
@@ -332,6 +345,8 @@ LOGIC_HANDLER(logic_handle_login);
 LOGIC_HANDLER(logic_handle_get_me);
 LOGIC_HANDLER(logic_handle_search_users);
 LOGIC_HANDLER(logic_handle_update_me);
+LOGIC_HANDLER(logic_handle_change_relation);
+LOGIC_HANDLER(logic_handle_list_relations);
 LOGIC_HANDLER(logic_handle_list_conversations);
 LOGIC_HANDLER(logic_handle_get_messages);
 LOGIC_HANDLER(logic_handle_update_cursor);

@@ -11,6 +11,8 @@ static const im_rpc_method_t methods[] = {
     {"GetMe", logic_handle_get_me},
     {"SearchUsers", logic_handle_search_users},
     {"UpdateMe", logic_handle_update_me},
+    {"ChangeRelation", logic_handle_change_relation},
+    {"ListRelations", logic_handle_list_relations},
     {"ListConversations", logic_handle_list_conversations},
     {"GetMessages", logic_handle_get_messages},
     {"UpdateCursor", logic_handle_update_cursor},

@@ -21,7 +21,7 @@
 #define SEQ_CONFLICT_RETRIES 3
 #define MAX_CONTENT_BYTES 65535   /* messages.content is a TEXT */
 
-static void refuse(logic_send_t *it, const char *code, const char *msg)
+void logic_send_refuse(logic_send_t *it, const char *code, const char *msg)
 {
     it->error = code;
     it->error_msg = msg;
@@ -34,18 +34,18 @@ static void validate(logic_t *l, logic_send_t *it)
     const Im__Mq__V1__Upstream *up = it->up;
     size_t clen = strlen(up->content);
     int group = up->group_id != 0;
-    if (!im_cmid_valid(up->cmid)) refuse(it, "invalid_argument", "cmid must be 1..64 of [A-Za-z0-9_.:-]");
-    else if (it->system && (!group || up->type != TYPE_SYSTEM)) refuse(it, "invalid_argument", "bad system message");
-    else if (group && up->to_user != 0) refuse(it, "invalid_argument", "both a recipient and a group");
-    else if (!group && up->to_user == 0) refuse(it, "invalid_argument", "missing recipient");
-    else if (!group && up->to_user == up->user_id) refuse(it, "invalid_argument", "cannot send to yourself");
+    if (!im_cmid_valid(up->cmid)) logic_send_refuse(it, "invalid_argument", "cmid must be 1..64 of [A-Za-z0-9_.:-]");
+    else if (it->system && (!group || up->type != TYPE_SYSTEM)) logic_send_refuse(it, "invalid_argument", "bad system message");
+    else if (group && up->to_user != 0) logic_send_refuse(it, "invalid_argument", "both a recipient and a group");
+    else if (!group && up->to_user == 0) logic_send_refuse(it, "invalid_argument", "missing recipient");
+    else if (!group && up->to_user == up->user_id) logic_send_refuse(it, "invalid_argument", "cannot send to yourself");
     else if (!it->system && up->type != 1 && up->type != 2 && up->type != 3)
-        refuse(it, "invalid_argument", "unknown message type");
-    else if (clen == 0) refuse(it, "invalid_argument", "empty content");
-    else if (clen > MAX_CONTENT_BYTES) refuse(it, "too_large", "content too long");
-    else if (!im_utf8_valid(up->content, clen)) refuse(it, "invalid_argument", "content is not UTF-8");
+        logic_send_refuse(it, "invalid_argument", "unknown message type");
+    else if (clen == 0) logic_send_refuse(it, "invalid_argument", "empty content");
+    else if (clen > MAX_CONTENT_BYTES) logic_send_refuse(it, "too_large", "content too long");
+    else if (!im_utf8_valid(up->content, clen)) logic_send_refuse(it, "invalid_argument", "content is not UTF-8");
     else if (!it->system && im_utf8_chars(up->content, clen) > (size_t)IM_CFG_GET(l->cfg.max_content))
-        refuse(it, "too_large", "content too long");
+        logic_send_refuse(it, "too_large", "content too long");
     if (it->error) return;
     if (group) {   /* the sender only: a message never makes anyone a member */
         im_conv_group(it->cid, up->group_id);
@@ -92,7 +92,7 @@ static int check_recipients(logic_t *l, logic_send_t *items, size_t n)
     }
     for (size_t i = 0; rc == IM_OK && i < n; i++)
         if (!items[i].error && !items[i].gid && !im_u64map_get(&l->known_users, items[i].up->to_user))
-            refuse(&items[i], "not_found", "no such user");
+            logic_send_refuse(&items[i], "not_found", "no such user");
     im_free(ids);
     return rc;
 }
@@ -173,7 +173,7 @@ static int save_each(logic_t *l, logic_send_t *items, size_t n, size_t *conflict
         int rc = save(l, &items[i], 1, &c);
         if (rc == IM_EINVAL) {
             im_warn("msg.unstorable", "user=%llu cmid=%s", (unsigned long long)items[i].up->user_id, items[i].up->cmid);
-            refuse(&items[i], "invalid_argument", "the message could not be stored");
+            logic_send_refuse(&items[i], "invalid_argument", "the message could not be stored");
         } else if (rc != IM_OK) {
             return rc;
         }
@@ -298,6 +298,7 @@ int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
 {
     for (size_t i = 0; i < n; i++) validate(l, &items[i]);
     int rc = check_recipients(l, items, n);
+    if (rc == IM_OK) rc = logic_send_check_relations(l, items, n);
     if (rc != IM_OK) return rc;
     logic_groups_t groups;
     logic_groups_init(&groups);

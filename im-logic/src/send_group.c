@@ -16,19 +16,13 @@
 #define MAX_MENTIONS 100
 #define ROLE_ADMIN 2
 
-static void refuse(logic_send_t *it, const char *code, const char *msg)
-{
-    it->error = code;
-    it->error_msg = msg;
-}
-
 /* Mentions deduplicated in place (up is the item's own), each a member. */
 static void check_mentions(logic_send_t *it, const logic_group_t *g)
 {
     Im__Mq__V1__Upstream *up = it->up;
     if (up->mention_all) {
         if (logic_group_role(g, up->user_id) < ROLE_ADMIN) {
-            refuse(it, "forbidden", "only an admin or the owner may mention everyone");
+            logic_send_refuse(it, "forbidden", "only an admin or the owner may mention everyone");
             return;
         }
         it->mention_all[0] = IM_WIRE_MENTION_ALL;
@@ -44,12 +38,12 @@ static void check_mentions(logic_send_t *it, const logic_group_t *g)
     }
     up->n_mentions = n;
     if (n > MAX_MENTIONS) {
-        refuse(it, "invalid_argument", "too many mentions");
+        logic_send_refuse(it, "invalid_argument", "too many mentions");
         return;
     }
     for (size_t i = 0; i < n; i++)
         if (logic_group_role(g, up->mentions[i]) == 0) {
-            refuse(it, "invalid_argument", "a mentioned user is not a member of this group");
+            logic_send_refuse(it, "invalid_argument", "a mentioned user is not a member of this group");
             return;
         }
     it->msg.mentions = up->mentions;
@@ -76,8 +70,8 @@ int logic_send_check_groups(logic_t *l, logic_send_t *items, size_t n, logic_gro
         logic_send_t *it = &items[i];
         if (it->error || it->gid == 0 || it->system) continue;
         const logic_group_t *g = logic_groups_find(gs, it->gid);
-        if (g == NULL || !g->found) refuse(it, "not_found", "no such group");
-        else if (logic_group_role(g, it->up->user_id) == 0) refuse(it, "forbidden", "not a member of this group");
+        if (g == NULL || !g->found) logic_send_refuse(it, "not_found", "no such group");
+        else if (logic_group_role(g, it->up->user_id) == 0) logic_send_refuse(it, "forbidden", "not a member of this group");
         else check_mentions(it, g);
     }
     return IM_OK;

@@ -87,12 +87,6 @@ int repo_users_exist(MYSQL *m, const uint64_t *uids, size_t n, char *exists)
     return rc;
 }
 
-static int u64_row(void *ud, char **cols, unsigned long *lens, unsigned ncols)
-{
-    *(uint64_t *)ud = repo_u64(cols[0]);
-    return 0;
-}
-
 typedef struct {
     uint64_t uid;
     int role;
@@ -122,7 +116,7 @@ int repo_group_add(MYSQL *m, uint64_t gid, const uint64_t *uids, const int *role
     im_conv_group(cid, gid);
     uint64_t max_seq = 0;
     im_mysql_param_t q[] = {IM_MP_STR(cid)};
-    int rc = im_mysql_exec(m, "SELECT max_seq FROM conversations WHERE conversation_id = ?", q, 1, u64_row,
+    int rc = im_mysql_exec(m, "SELECT max_seq FROM conversations WHERE conversation_id = ?", q, 1, repo_row_u64s,
                            &max_seq, NULL, NULL);
     if (rc != IM_OK) return rc;
     add_row_t *rows = im_calloc(n, sizeof *rows);   /* key order: concurrent txns lock alike */

@@ -20,6 +20,9 @@
  *     im-logic -grpc-> [rpc-N] rpc.c -> handle_change_group.c -> group_op_<op>.c
  *                                    -> group_tx.c (MySQL txn) -> group_cache.c (invalidate)
  *     membership reads: handle_get_member_ids.c -> MySQL -> group_cache.c (versioned fill)
+ *   Friends and blocks: handle_change_relation.c (MySQL, a txn where two rows move) ->
+ *     relation_cache.c (invalidate each side); handle_get_relations.c -> MySQL ->
+ *     versioned fill of user_rel:{uid}, which im-logic reads on every single-chat batch.
  *   A group member's state is their user_conversations row (cursors, mention_seq): made
  *   on create/invite/join, deleted on leave/kick, never made by a message.
  */
@@ -30,6 +33,7 @@
 #include "im/mysql.h"
 #include "im/redis.h"
 #include "im/rpc.h"
+#include "im/u64map.h"
 #include "repo.pb-c.h"
 
 typedef struct {
@@ -72,6 +76,9 @@ REPO_HANDLER(repo_handle_create_user);
 REPO_HANDLER(repo_handle_get_user_by_name);
 REPO_HANDLER(repo_handle_get_users);
 REPO_HANDLER(repo_handle_update_user);
+REPO_HANDLER(repo_handle_change_relation);
+REPO_HANDLER(repo_handle_get_relations);
+REPO_HANDLER(repo_handle_list_friend_requests);
 REPO_HANDLER(repo_handle_search_users);
 REPO_HANDLER(repo_handle_save_messages);
 REPO_HANDLER(repo_handle_get_max_seq);
@@ -130,6 +137,9 @@ typedef struct {
 } repo_users_t;
 int repo_row_append_user(void *ud, char **cols, unsigned long *lens, unsigned ncols);
 uint64_t repo_u64(const char *s);    /* NULL -> 0 */
+/* A row callback: the row's columns as numbers into the uint64_t array ud (the last row
+ * read wins; ud must hold ncols). */
+int repo_row_u64s(void *ud, char **cols, unsigned long *lens, unsigned ncols);
 
 /* ---- access.c: who may read a conversation ---- */
 /* IM_OK if user_id takes part in conversation cid, IM_EFORBIDDEN if not. Groups: the
@@ -176,6 +186,25 @@ int repo_group_remove(MYSQL *m, uint64_t gid, uint64_t uid);
 int repo_group_set_role(MYSQL *m, uint64_t gid, uint64_t uid, int role);
 /* groups.member_count of the locked row. */
 int repo_group_save_count(MYSQL *m, uint64_t gid, uint32_t count);
+
+/* ---- vhash.c: a cache-aside HASH guarded by a version key ---- */
+/* After a committed change: INCR verkey + DEL key in one MULTI. */
+int repo_vhash_invalidate(repo_t *r, const char *key, const char *verkey);
+/* The version to pass to repo_vhash_fill (read before MySQL): IM_OK and ver ("" when
+ * unset), or an error when Redis cannot answer (then do not fill). */
+int repo_vhash_version(repo_t *r, const char *verkey, char ver[32]);
+/* Writes the n field/value pairs (n > 0) with a TTL, only if verkey still equals ver. */
+void repo_vhash_fill(repo_t *r, const char *key, const char *verkey, const char *ver, int ttl_s,
+                     const char *const *fields, const char *const *values, size_t n);
+
+/* ---- relation_cache.c: user_rel:{uid} (HASH other uid -> "f"/"b"/"fb", "0" = loaded) ---- */
+/* After a committed change of uid's friends or blocks. */
+#define REPO_RELATION_TTL_S 600
+void repo_relation_cache_invalidate(repo_t *r, uint64_t uid);
+/* As repo_vhash_version / repo_vhash_fill for user_rel:{uid}. */
+int repo_relation_cache_version(repo_t *r, uint64_t uid, char ver[32]);
+void repo_relation_cache_fill(repo_t *r, uint64_t uid, const char *ver, const uint64_t *friends, size_t nf,
+                              const uint64_t *blocked, size_t nb);
 
 /* ---- group_cache.c: group_members:{gid} (HASH uid -> role) and group_ver:{gid} ---- */
 /* After a committed change: INCR group_ver + DEL group_members in one MULTI (logged on failure). */

@@ -56,3 +56,10 @@ Im__Common__V1__Group *repo_row_group(im_rpc_call_t *call, char **c)
     g->created_at = (int64_t)repo_u64(c[7]) * 1000;
     return g;
 }
+
+int repo_row_u64s(void *ud, char **cols, unsigned long *lens, unsigned ncols)
+{
+    uint64_t *out = ud;
+    for (unsigned i = 0; i < ncols; i++) out[i] = repo_u64(cols[i]);
+    return 0;
+}

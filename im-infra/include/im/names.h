@@ -17,6 +17,9 @@
 #define IM_KEY_USER_SESSION "user_session:%llu"          /* HASH: conn_id (hex) -> gateway_id; EXPIRE */
 #define IM_KEY_USER_SESSION_MATCH "user_session:*"       /* SCAN pattern of the key above */
 #define IM_KEY_GATEWAY_SESSIONS "gateway_sessions:%s"    /* STRING EX: a gateway's sessions are in Redis */
+#define IM_KEY_USER_REL "user_rel:%llu"                  /* HASH other uid -> "f" friend, "b" blocked by
+                                                          * uid, "fb" both; field "0" = loaded */
+#define IM_KEY_USER_REL_VER "user_rel_ver:%llu"          /* INCR on every change of uid's relations */
 #define IM_KEY_JWT_DENY "jwt_deny:%016llx"               /* STRING EX until the token's exp: "{exp} {uid}" */
 #define IM_KEY_JWT_DENY_MATCH "jwt_deny:*"               /* SCAN pattern of the key above */
 #define IM_CHANNEL_JWT_REVOKED "jwt_revoked"             /* PUBLISH "{jti hex} {exp} {uid}" on logout */
