@@ -40,6 +40,9 @@ static int checked(const logic_send_t *it)
 
 int logic_send_check_relations(logic_t *l, logic_send_t *items, size_t n)
 {
+    size_t todo = 0;
+    for (size_t i = 0; i < n; i++) todo += checked(&items[i]);
+    if (todo == 0) return IM_OK;   /* group sends and events only */
     char *state = im_calloc(n + 1, 1);   /* per item: 0 unread, 1 answered, 2 miss */
     redisContext *c = im_redis_acquire(l->redis);
     for (size_t i = 0; c && i < n; i++)

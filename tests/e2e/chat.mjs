@@ -252,6 +252,37 @@ try {
     if (title !== 'Bobby') throw new Error('after reload: ' + title);
   });
 
+  await step('B asks C to be friends from a search; C sees the badge and accepts', async () => {
+    await pageB.getByTestId('nav-contacts').click();
+    await pageB.getByTestId('search').fill(carol.name);
+    await pageB.getByTestId('contact').filter({ hasText: 'Carol' }).getByTestId('add-friend').click();
+    await pageB.getByTestId('add-friend').filter({ hasText: 'Requested' }).waitFor({ timeout: T });
+    await pageC.getByTestId('requests-badge').filter({ hasText: '1' }).waitFor({ timeout: T });
+    await pageC.getByTestId('nav-contacts').click();
+    const req = pageC.getByTestId('friend-request').filter({ hasText: 'Bobby' });
+    await req.waitFor({ timeout: T });
+    await shot(pageC, '10-friend-request');
+    await req.getByTestId('friend-accept').click();
+    await pageC.getByTestId('friend').filter({ hasText: 'Bobby' }).waitFor({ timeout: T });
+    await pageC.getByTestId('requests-badge').waitFor({ state: 'hidden', timeout: T });
+    await pageB.getByTestId('search').fill('');
+    await pageB.getByTestId('friend').filter({ hasText: 'Carol' }).waitFor({ timeout: T });
+  });
+
+  await step('C blocks B from the chat header; what B sends is refused and shown as not delivered', async () => {
+    await pageC.getByTestId('friend').filter({ hasText: 'Bobby' }).click();
+    await pageC.getByTestId('peer-name').filter({ hasText: 'Bobby' }).waitFor({ timeout: T });
+    await pageC.getByTestId('block-user').click();
+    await pageC.getByTestId('block-user').filter({ hasText: 'Unblock' }).waitFor({ timeout: T });
+    await pageB.getByTestId('friend').filter({ hasText: 'Carol' }).click();
+    await say(pageB, 'are you there?');
+    await pageB.getByTestId('messages').locator('.system', { hasText: 'does not accept your messages' })
+      .waitFor({ timeout: T });
+    await shot(pageB, '11-blocked');
+    await pageC.waitForTimeout(500);
+    if (await pageC.locator('.row', { hasText: 'are you there?' }).count()) throw new Error('a blocked message arrived');
+  });
+
   await step('logout returns to the login page', async () => {
     await pageB.getByTestId('logout').click();
     await pageB.getByTestId('login-button').waitFor({ timeout: T });

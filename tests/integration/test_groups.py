@@ -167,6 +167,18 @@ def walk(c, path, key, limit):
     raise AssertionError("paging never ended")
 
 
+def seen(c, pred, timeout=10):
+    """Waits until a frame matching pred has arrived on c, leaving it buffered."""
+    deadline = time.time() + timeout
+    while not any(pred(f) for f in c.buf):
+        if time.time() > deadline:
+            raise TimeoutError("no matching frame within %ss" % timeout)
+        try:
+            c.buf.append(c.frames.get(timeout=0.2))
+        except Exception:  # noqa: BLE001 - queue.Empty
+            pass
+
+
 def log_count(d, text):
     return d.log_text().count(text)
 
@@ -435,6 +447,7 @@ def test_system_messages_in_history_at_contiguous_seqs(grp):
     assert ok(invite(o, gid, [x.user_id])) == {"added": [x.user_id]}
     ok(api(j, "POST", "/api/groups/%d/join" % gid))
     ok(leave(x, gid))
+    seen(k, lambda f: f.get("op") == "msg" and f["message"]["seq"] == 4)   # see GROUPS.md, "Ordering"
     ok(kick(o, gid, k))
     ok(set_role(o, gid, a, "admin"))
     ok(api(o, "PATCH", "/api/groups/%d" % gid, {"name": "after"}))

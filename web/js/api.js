@@ -26,6 +26,13 @@ export class Api {
   login(username, password) { return this.call('POST', '/api/login', { username, password }); }
   me() { return this.call('GET', '/api/me'); }
   logout() { return this.call('POST', '/api/logout'); }
+  friendRequest(userId, message) { return this.call('POST', '/api/friends/requests', { user_id: userId, message }); }
+  friendRequests() { return this.call('GET', '/api/friends/requests'); }
+  answerRequest(id, accept) { return this.call('POST', `/api/friends/requests/${id}/${accept ? 'accept' : 'decline'}`); }
+  friends() { return this.call('GET', '/api/friends'); }
+  block(userId) { return this.call('POST', '/api/blocks', { user_id: userId }); }
+  unblock(userId) { return this.call('DELETE', `/api/blocks/${userId}`); }
+  blocks() { return this.call('GET', '/api/blocks'); }
   updateMe(nickname) { return this.call('PATCH', '/api/me', { nickname }); }
   searchUsers(q) { return this.call('GET', '/api/users?q=' + encodeURIComponent(q)); }
   conversations() { return this.call('GET', '/api/conversations'); }

@@ -7,6 +7,7 @@ import { Conn } from './conn.js';
 import { Store, cidOf, gidOf, mentionsOf } from './store.js';
 import { People } from './people.js';
 import { createGroups } from './groups.js';
+import { createContacts } from './contacts.js';
 import { $, el, nameOf, avatar, avatarOf, hhmm } from './ui.js';
 
 const EMOJI = ['😀', '😂', '🙂', '😉', '😍', '😘', '😎', '🤔', '😅', '😭', '😡', '👍', '👎', '👏', '🙏', '💪',
@@ -31,6 +32,14 @@ const groups = createGroups({
   openChat: (cid) => openChat(cid),
   refreshConversations: () => refreshConversations(),
   rerender: () => { renderList(); if (active) { renderHeader(); renderMessages(); } },
+});
+
+const contacts = createContacts({
+  api, people,
+  me: () => me,
+  mode: () => mode,
+  active: () => active,
+  openPeer: (u) => { setMode('chats'); openChat(cidOf(me.user_id, u.user_id), u); },
 });
 
 // A conversation's title: the peer's name, or the group's name and member count.
@@ -110,6 +119,7 @@ async function start(token) {
   showMe();
   conn = new Conn(() => api.token, { onFrame, onState, onOpen, onRefused });
   conn.start();
+  contacts.start();
   await refreshConversations();
 }
 
@@ -174,6 +184,7 @@ function onFrame(f) {
     case 'sync': return onSync(f);
     case 'notify': return onNotify(f);
     case 'error': return onError(f);
+    case 'friend_request': return contacts.onRequest(f);
     case 'receipt': if (groups.onReceipt(f) && active && active.cid === f.conversation_id) renderMessages(); return undefined;
     default: return undefined;   // pong, typing
   }
@@ -320,6 +331,7 @@ function renderHeader() {
   const c = store.conv(active.cid);
   $('peer-name').textContent = active.gid ? (c.group ? titleOf(c) : 'Group') : nameOf(active.peer);
   $('group-button').classList.toggle('hidden', !active.gid || c.left);
+  contacts.renderBlock();
   const closed = !!c.left;
   for (const id of ['input', 'send', 'emoji-button']) $(id).disabled = closed;
   $('input').placeholder = closed ? 'You are no longer a member of this group.'
@@ -396,27 +408,6 @@ function preview(c) {
   return who + m.content.replace(/\s+/g, ' ');
 }
 
-async function renderContacts() {
-  const q = $('search').value.trim();
-  const ul = $('items');
-  if (!q) { ul.replaceChildren(el('li', 'empty', 'Type a username to find people.')); return; }
-  const r = await api.searchUsers(q);
-  if (mode !== 'contacts' || $('search').value.trim() !== q) return;   // a newer search won
-  const users = r.status === 200 ? r.body.users : [];
-  if (!users.length) { ul.replaceChildren(el('li', 'empty', 'Nobody found.')); return; }
-  ul.replaceChildren(...users.map((u) => {
-    const li = el('li', 'item');
-    li.dataset.testid = 'contact';
-    li.dataset.uid = String(u.user_id);
-    const body = el('div', 'item-body');
-    body.append(el('div', 'item-name', nameOf(u)), el('div', 'item-preview', '@' + u.username));
-    li.append(avatar(u), body);
-    people.learn(u);
-    li.onclick = () => { setMode('chats'); openChat(cidOf(me.user_id, u.user_id), u); };
-    return li;
-  }));
-}
-
 // One message; in a group with the sender's name above it, "n read" under your own,
 // and a red ring when it mentions you.
 function bubble(m, mine, state) {
@@ -467,7 +458,7 @@ function setMode(m) {
   $('search').placeholder = m === 'chats' ? 'Search chats' : 'Search users';
   $('search').value = '';
   if (m === 'chats') renderList();
-  else renderContacts();
+  else contacts.render();
 }
 
 // ---------- wiring ----------
@@ -486,7 +477,7 @@ function wire() {
   let searchTimer = null;
   $('search').addEventListener('input', () => {
     clearTimeout(searchTimer);
-    searchTimer = setTimeout(() => (mode === 'chats' ? renderList() : renderContacts()), 150);
+    searchTimer = setTimeout(() => (mode === 'chats' ? renderList() : contacts.render()), 150);
   });
   $('send').addEventListener('click', sendInput);
   $('input').addEventListener('keydown', (ev) => {
