@@ -231,6 +231,7 @@ struct gw_s {
     im_queue_t revoked;       /* [V] -> [S]: gw_revoked_t; wakes [S] */
     pthread_t revoke_thread;
     volatile int revoke_stop;
+    int revoke_started;
     pthread_mutex_t revoke_lock;   /* guards revoke_sub */
     redisContext *revoke_sub;      /* [V]'s SUBSCRIBE connection; main shuts it down to stop [V] */
 
@@ -398,7 +399,8 @@ void gw_push_free(gw_push_t *p);
 /* [V] `revoke`: SUBSCRIBE jwt_revoked; each revocation -revoked-> [S]. Start loads the
  * revocations already in Redis into `denied` before [S] serves anyone. */
 int gw_revoke_start(gw_t *g);
-void gw_revoke_stop(gw_t *g);      /* before lws is destroyed; closes `revoked` */
+void gw_revoke_stop(gw_t *g);      /* before lws is destroyed: joins [V], closes `revoked` */
+void gw_revoke_free(gw_t *g);      /* after lws is destroyed ([S]'s drain may still run before) */
 /* [S]: verify a token, and refuse it if revoked. */
 int gw_token_check(gw_t *g, const char *token, im_jwt_claims_t *cl);
 /* [S]: deny jti until exp and close user_id's connections opened with it. */

@@ -55,6 +55,7 @@ static void stop(gw_t *g)
     gw_down_stop(g);         /* [D] stops */
     gw_revoke_stop(g);       /* [V] stops */
     gw_server_destroy(g);    /* closes every connection */
+    gw_revoke_free(g);
     gw_jobs_free_done(g);
     gw_session_stop(g);      /* drains the HDELs */
     gw_up_stop(g);           /* flushes what clients sent */

@@ -150,17 +150,25 @@ int gw_revoke_start(gw_t *g)
     pthread_mutex_init(&g->revoke_lock, NULL);
     scan(g, deny_now);   /* Redis down: [V] scans again once it is back */
     pthread_create(&g->revoke_thread, NULL, revoke_main, g);
+    g->revoke_started = 1;
     return IM_OK;
 }
 
 void gw_revoke_stop(gw_t *g)
 {
+    if (!g->revoke_started) return;   /* the start failed before */
     pthread_mutex_lock(&g->revoke_lock);
     g->revoke_stop = 1;
     if (g->revoke_sub) shutdown(g->revoke_sub->fd, SHUT_RDWR);   /* wakes redisGetReply */
     pthread_mutex_unlock(&g->revoke_lock);
     pthread_join(g->revoke_thread, NULL);
     im_queue_close(&g->revoked);   /* no more wake-ups of lws */
+}
+
+void gw_revoke_free(gw_t *g)
+{
+    if (!g->revoke_started) return;
+    g->revoke_started = 0;
     for (im_queue_node_t *n = im_queue_take_all(&g->revoked), *next; n; n = next) {
         next = n->next;
         im_free(IM_QUEUE_ENTRY(n, gw_revoked_t, node));

@@ -47,3 +47,13 @@ Im__Common__V1__Member *logic_copy_member(im_rpc_call_t *call, const Im__Common_
     c->avatar_url = im_rpc_strdup(call, m->avatar_url);
     return c;
 }
+
+void logic_user_reply(im_rpc_call_t *call, Im__Logic__V1__UserReply *out, const Im__Repo__V1__GetUsersReply *r)
+{
+    if (r->n_users == 1) {
+        out->user = logic_copy_user(call, r->users[0]);
+    } else {
+        out->error = "not_found";
+        out->message = "no such user";
+    }
+}

@@ -12,13 +12,7 @@ LOGIC_HANDLER(logic_handle_get_me)
     q.user_ids = ids;
     ProtobufCMessage *rr = NULL;
     if (logic_repo_call(l, "GetUsers", &q.base, &rr) != IM_OK) return GRPC_STATUS_UNAVAILABLE;
-    Im__Repo__V1__GetUsersReply *r = (void *)rr;
-    if (r->n_users == 1) {
-        out->user = logic_copy_user(call, r->users[0]);
-    } else {
-        out->error = "not_found";
-        out->message = "no such user";
-    }
+    logic_user_reply(call, out, (void *)rr);
     protobuf_c_message_free_unpacked(rr, NULL);
     return GRPC_STATUS_OK;
 }

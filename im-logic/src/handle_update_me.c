@@ -21,13 +21,7 @@ LOGIC_HANDLER(logic_handle_update_me)
     q.nickname = in->nickname;
     ProtobufCMessage *rr = NULL;
     if (logic_repo_call(l, "UpdateUser", &q.base, &rr) != IM_OK) return GRPC_STATUS_UNAVAILABLE;
-    Im__Repo__V1__GetUsersReply *r = (void *)rr;
-    if (r->n_users == 1) {
-        out->user = logic_copy_user(call, r->users[0]);
-    } else {
-        out->error = "not_found";
-        out->message = "no such user";
-    }
+    logic_user_reply(call, out, (void *)rr);
     protobuf_c_message_free_unpacked(rr, NULL);
     return GRPC_STATUS_OK;
 }

@@ -312,6 +312,8 @@ char *logic_frame_friend_request(uint64_t request_id, const Im__Common__V1__User
 
 /* ---- copy.c: im-repo replies into the Logic call's arena ---- */
 Im__Common__V1__User *logic_copy_user(im_rpc_call_t *call, const Im__Common__V1__User *u);
+/* The one user of a GetUsers-shaped reply into a UserReply, or not_found. */
+void logic_user_reply(im_rpc_call_t *call, Im__Logic__V1__UserReply *out, const Im__Repo__V1__GetUsersReply *r);
 Im__Common__V1__Message *logic_copy_message(im_rpc_call_t *call, const Im__Common__V1__Message *m);
 Im__Common__V1__Group *logic_copy_group(im_rpc_call_t *call, const Im__Common__V1__Group *g);
 Im__Common__V1__Member *logic_copy_member(im_rpc_call_t *call, const Im__Common__V1__Member *m);
