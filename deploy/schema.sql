@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS `messages` (
   `content` TEXT NOT NULL,
   `seq` BIGINT UNSIGNED NOT NULL,
   `created_at` TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  `recalled` TINYINT(1) NOT NULL DEFAULT 0,           -- content cleared by a recall; the seq stays
   PRIMARY KEY (`id`),
   UNIQUE KEY `uk_conv_seq` (`conversation_id`, `seq`),
   UNIQUE KEY `uk_sender_cmid` (`sender_id`, `client_msg_id`),
@@ -173,4 +174,8 @@ PREPARE cim_upgrade FROM @cim_sql; EXECUTE cim_upgrade; DEALLOCATE PREPARE cim_u
 SET @cim_sql = IF(EXISTS(SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()
     AND TABLE_NAME = 'user_conversations' AND INDEX_NAME = 'idx_conv'), 'DO 0',
   'ALTER TABLE `user_conversations` ADD KEY `idx_conv` (`conversation_id`)');
+PREPARE cim_upgrade FROM @cim_sql; EXECUTE cim_upgrade; DEALLOCATE PREPARE cim_upgrade;
+SET @cim_sql = IF(EXISTS(SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
+    AND TABLE_NAME = 'messages' AND COLUMN_NAME = 'recalled'), 'DO 0',
+  'ALTER TABLE `messages` ADD COLUMN `recalled` TINYINT(1) NOT NULL DEFAULT 0');
 PREPARE cim_upgrade FROM @cim_sql; EXECUTE cim_upgrade; DEALLOCATE PREPARE cim_upgrade;

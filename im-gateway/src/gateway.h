@@ -377,6 +377,8 @@ void gw_handle_sync(gw_t *g, gw_conn_t *c, void *msg);
 void gw_handle_ping(gw_t *g, gw_conn_t *c, void *msg);
 void gw_handle_typing(gw_t *g, gw_conn_t *c, void *msg);
 void gw_sync_run(gw_t *g, gw_job_t *job);                   /* [W] half of sync */
+void gw_handle_recall(gw_t *g, gw_conn_t *c, void *msg);
+void gw_recall_run(gw_t *g, gw_job_t *job);                 /* [W] half of recall */
 
 /* ---- cursors.c: acks and reads coalesced upstream ([S]) ---- */
 void gw_cursor_add(gw_t *g, uint64_t user_id, const char *cid, uint64_t seq, int read);

@@ -20,6 +20,7 @@ static const struct {
 } ops[] = {
     {"send", gw_handle_send}, {"ack", gw_handle_cursor}, {"read", gw_handle_cursor},
     {"sync", gw_handle_sync}, {"ping", gw_handle_ping},  {"typing", gw_handle_typing},
+    {"recall", gw_handle_recall},
 };
 
 static gw_t *gw_of(struct lws *wsi)

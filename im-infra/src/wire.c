@@ -14,11 +14,13 @@ json_t *im_wire_message(const Im__Common__V1__Message *m)
         json_array_append_new(mentions, m->mentions[i] == IM_WIRE_MENTION_ALL
                                             ? json_string("all")
                                             : json_integer((json_int_t)m->mentions[i]));
-    return json_pack("{s:s, s:s, s:I, s:I, s:i, s:s, s:o, s:I, s:s}", "msg_id", id,
-                     "conversation_id", m->conversation_id, "seq", (json_int_t)m->seq,
-                     "sender_id", (json_int_t)m->sender_id, "type", m->type, "content",
-                     m->content, "mentions", mentions, "created_at", (json_int_t)m->created_at,
-                     "cmid", m->cmid);
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:i, s:s, s:o, s:I, s:s}", "msg_id", id,
+                          "conversation_id", m->conversation_id, "seq", (json_int_t)m->seq,
+                          "sender_id", (json_int_t)m->sender_id, "type", m->type, "content",
+                          m->content, "mentions", mentions, "created_at", (json_int_t)m->created_at,
+                          "cmid", m->cmid);
+    if (m->recalled) json_object_set_new(o, "recalled", json_true());   /* only when it is */
+    return o;
 }
 
 char *im_wire_dump(json_t *o)

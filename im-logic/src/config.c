@@ -51,5 +51,7 @@ const im_cfg_field_t logic_config_table[] = {
     F("single_chat_policy", IM_CFG_ENUM, single_chat_policy, "anyone", 0, 0,
       "anyone | friends: who may send a user single-chat messages (a block always refuses)", IM_CFG_LIVE,
       policies),
+    F("recall_window_s", IM_CFG_INT, recall_window_s, "120", 0, 86400 * 30,
+      "How long after sending a sender may recall a message (group owners and admins: any time)", IM_CFG_LIVE),
     IM_CFG_END,
 };

@@ -40,3 +40,9 @@ char *logic_frame_friend_request(uint64_t request_id, const Im__Common__V1__User
                                   (json_int_t)request_id, "from", "user_id", (json_int_t)from->user_id, "username",
                                   from->username, "nickname", from->nickname, "message", message));
 }
+
+char *logic_frame_recalled(const char *cid, uint64_t seq, uint64_t by)
+{
+    return im_wire_dump(json_pack("{s:s, s:s, s:I, s:I}", "op", "recalled", "conversation_id", cid, "seq",
+                                  (json_int_t)seq, "by", (json_int_t)by));
+}

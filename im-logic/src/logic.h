@@ -82,6 +82,7 @@ typedef struct {
     int receipts_group_limit;  /* LIVE: read receipts are relayed in groups up to this size */
     int max_group_members;     /* LIVE: most members a group may have */
     int single_chat_policy;    /* LIVE: LOGIC_POLICY_ANYONE or LOGIC_POLICY_FRIENDS */
+    int recall_window_s;       /* LIVE: how long a sender may recall a message */
 } logic_config_t;
 
 enum { LOGIC_POLICY_ANYONE = 0, LOGIC_POLICY_FRIENDS = 1 };   /* single_chat_policy */
@@ -308,6 +309,7 @@ char *logic_frame_message(const Im__Common__V1__Message *m);     /* {"op":"msg",
 char *logic_frame_sent(const Im__Common__V1__Message *m);
 char *logic_frame_error(const char *code, const char *message, const char *cmid);
 char *logic_frame_notify(const char *cid, uint64_t max_seq);        /* {"op":"notify",...} */
+char *logic_frame_recalled(const char *cid, uint64_t seq, uint64_t by);
 char *logic_frame_friend_request(uint64_t request_id, const Im__Common__V1__User *from, const char *message);
 
 /* ---- copy.c: im-repo replies into the Logic call's arena ---- */
@@ -349,6 +351,7 @@ LOGIC_HANDLER(logic_handle_search_users);
 LOGIC_HANDLER(logic_handle_update_me);
 LOGIC_HANDLER(logic_handle_change_relation);
 LOGIC_HANDLER(logic_handle_list_relations);
+LOGIC_HANDLER(logic_handle_recall);
 LOGIC_HANDLER(logic_handle_list_conversations);
 LOGIC_HANDLER(logic_handle_get_messages);
 LOGIC_HANDLER(logic_handle_update_cursor);

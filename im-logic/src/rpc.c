@@ -13,6 +13,7 @@ static const im_rpc_method_t methods[] = {
     {"UpdateMe", logic_handle_update_me},
     {"ChangeRelation", logic_handle_change_relation},
     {"ListRelations", logic_handle_list_relations},
+    {"Recall", logic_handle_recall},
     {"ListConversations", logic_handle_list_conversations},
     {"GetMessages", logic_handle_get_messages},
     {"UpdateCursor", logic_handle_update_cursor},

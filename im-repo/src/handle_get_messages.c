@@ -71,7 +71,9 @@ REPO_HANDLER(repo_handle_get_messages)
     ctx_t x = {call, NULL, 0};
     if (rc == IM_OK && !in->before_seq) {
         int n = repo_hot_range(r, call, in->conversation_id, in->after_seq, limit, &x.msgs);
-        if (n > 0) x.n = (size_t)n;
+        /* only a complete answer: a full page, or up to max_seq (a missing tail, after a
+         * failed cache write or a recall's removal, is invisible to the cache itself) */
+        if (n > 0 && ((uint32_t)n == limit || x.msgs[n - 1]->seq >= out->max_seq)) x.n = (size_t)n;
     }
     if (rc == IM_OK && x.n == 0) {
         x.msgs = im_rpc_alloc(call, limit * sizeof *x.msgs);

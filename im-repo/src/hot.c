@@ -1,6 +1,7 @@
 /* hot.c — hot_messages:{cid}: the last `hot_messages` messages of a conversation, packed
  * protobuf members scored by seq, so opening a chat or a short sync skips MySQL.
- * Written only after the rows are committed; a miss or a hole falls back to MySQL. */
+ * Written only after the rows are committed; a miss or a hole falls back to MySQL, and so
+ * does a range that stops short of the conversation's max_seq (handle_get_messages.c). */
 #include "im/log.h"
 #include "im/names.h"
 #include "repo.h"
@@ -78,4 +79,15 @@ int repo_hot_range(repo_t *r, im_rpc_call_t *call, const char *cid, uint64_t aft
     freeReplyObject(rep);
     if (n > 0) *out = msgs;
     return n > 0 ? n : -1;
+}
+
+int repo_hot_remove(repo_t *r, const char *cid, uint64_t seq)
+{
+    char key[128];
+    snprintf(key, sizeof key, IM_KEY_HOT_MESSAGES, cid);
+    redisReply *rep = im_redis_cmd(r->redis, "ZREMRANGEBYSCORE %s %llu %llu", key, (unsigned long long)seq,
+                                   (unsigned long long)seq);
+    int rc = rep && rep->type == REDIS_REPLY_INTEGER ? IM_OK : IM_EUNAVAIL;
+    if (rep) freeReplyObject(rep);
+    return rc;
 }

@@ -79,6 +79,7 @@ REPO_HANDLER(repo_handle_update_user);
 REPO_HANDLER(repo_handle_change_relation);
 REPO_HANDLER(repo_handle_get_relations);
 REPO_HANDLER(repo_handle_list_friend_requests);
+REPO_HANDLER(repo_handle_recall_message);
 REPO_HANDLER(repo_handle_search_users);
 REPO_HANDLER(repo_handle_save_messages);
 REPO_HANDLER(repo_handle_get_max_seq);
@@ -119,8 +120,8 @@ int repo_exec_chunked(MYSQL *m, const repo_rows_sql_t *q, size_t n, const im_mys
 /* The columns every message query selects, in the order repo_row_message() reads them. */
 #define REPO_MSG_COLS                                                                     \
     "m.id, m.conversation_id, m.sender_id, m.client_msg_id, m.message_type, m.content, " \
-    "m.seq, CAST(UNIX_TIMESTAMP(m.created_at) * 1000 AS UNSIGNED)"
-#define REPO_MSG_NCOLS 8
+    "m.seq, CAST(UNIX_TIMESTAMP(m.created_at) * 1000 AS UNSIGNED), m.recalled"
+#define REPO_MSG_NCOLS 9
 #define REPO_USER_COLS "u.id, u.username, u.nickname, u.avatar_url, UNIX_TIMESTAMP(u.created_at)"
 #define REPO_USER_NCOLS 5
 #define REPO_GROUP_COLS                                                                 \
@@ -236,6 +237,8 @@ int repo_gop_update(repo_gtx_t *t);                   /* group_op_update.c */
 
 /* ---- hot.c: the hot_messages:{cid} ZSET (recent messages, score = seq) ---- */
 void repo_hot_add(repo_t *r, Im__Common__V1__Message *const *msgs, size_t n);
+/* Drops one seq (a recalled message: reads then go to MySQL); IM_OK if Redis did it. */
+int repo_hot_remove(repo_t *r, const char *cid, uint64_t seq);
 /* Messages with seq in (after_seq, ...] up to limit, only if the cache holds the whole
  * contiguous run from after_seq + 1; returns the count, or -1 for "ask MySQL". */
 int repo_hot_range(repo_t *r, im_rpc_call_t *call, const char *cid, uint64_t after_seq,

@@ -20,6 +20,7 @@ Im__Common__V1__Message *repo_row_message(im_rpc_call_t *call, char **c)
     m->content = im_rpc_strdup(call, c[5] ? c[5] : "");
     m->seq = repo_u64(c[6]);
     m->created_at = (int64_t)repo_u64(c[7]);
+    m->recalled = repo_u64(c[8]) != 0;
     return m;
 }
 

@@ -11,6 +11,7 @@ static const im_rpc_method_t methods[] = {
     {"ChangeRelation", repo_handle_change_relation},
     {"GetRelations", repo_handle_get_relations},
     {"ListFriendRequests", repo_handle_list_friend_requests},
+    {"RecallMessage", repo_handle_recall_message},
     {"SaveMessages", repo_handle_save_messages},
     {"GetMaxSeq", repo_handle_get_max_seq},
     {"GetMessages", repo_handle_get_messages},

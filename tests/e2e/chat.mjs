@@ -283,6 +283,21 @@ try {
     if (await pageC.locator('.row', { hasText: 'are you there?' }).count()) throw new Error('a blocked message arrived');
   });
 
+  await step('A recalls a message; both see "recalled" in its place', async () => {
+    // A's list still says "Bob": a rename reaches others on their next load, not by push
+    await pageA.getByTestId('conversation').filter({ has: pageA.locator('.item-name', { hasText: /^Bob/ }) }).click();
+    await say(pageA, 'oops, not for you');
+    await waitMine(pageA, 'oops, not for you');
+    const row = pageA.locator('.row.mine', { hasText: 'oops, not for you' });
+    await row.hover();
+    await row.getByTestId('recall').click();
+    await pageA.getByTestId('recalled').filter({ hasText: 'You recalled a message' }).waitFor({ timeout: T });
+    await pageB.getByTestId('conversation').filter({ has: pageB.locator('.item-name', { hasText: /^Alice$/ }) }).click();
+    await pageB.getByTestId('recalled').filter({ hasText: 'Alice recalled a message' }).waitFor({ timeout: T });
+    if (await pageB.locator('.row', { hasText: 'oops, not for you' }).count()) throw new Error('recalled text still shown');
+    await shot(pageB, '12-recalled');
+  });
+
   await step('logout returns to the login page', async () => {
     await pageB.getByTestId('logout').click();
     await pageB.getByTestId('login-button').waitFor({ timeout: T });

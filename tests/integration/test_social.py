@@ -1,7 +1,8 @@
 """The social layer against the real cluster: friend requests (the `friend_request` frame,
 accept, decline, who may answer), the friend list, unfriending, blocks (a blocked send
 gets `blocked` and nothing is stored or pushed, at once even with the relation cache
-warm), and single_chat_policy changed live through etcd."""
+warm), single_chat_policy changed live through etcd, and recall (who may, the window,
+group admins, the `recalled` frames, history and sync after it)."""
 import queue
 import time
 
@@ -179,3 +180,91 @@ def test_bad_relation_input(soc):
         assert (got, reply.get("error")) == (status, code), (method, path, body, got, reply)
     assert api(a, "GET", "/api/friends/requests")[1]["requests"] == []
     assert api(a, "DELETE", "/api/friends/%d" % b.user_id) == (200, {})    # not friends: nothing to do
+
+
+# ---------------------------------------------------------------- recall
+
+WINDOW_KEY = "/im/config/im-logic/recall_window_s"
+
+
+def put_logic_config(s, key, value):
+    """Put an im-logic key (None: delete it) and wait until both logic instances applied it."""
+    name = key.rsplit("/", 1)[1]
+    mark = "event=config.%s key=%s" % ("applied" if value is not None else "reverted", name)
+    before = [l.log_text().count(mark) for l in s["logics"]]
+    if value is None:
+        s["infra"].etcd.delete(key)
+    else:
+        s["infra"].etcd.put(key, value)
+    wait_for(mark, lambda: all(l.log_text().count(mark) > b for l, b in zip(s["logics"], before)), timeout=15)
+
+
+def recall(c, cid, seq):
+    c.send_json({"op": "recall", "conversation_id": cid, "seq": seq})
+
+
+def test_recall_clears_the_message_everywhere_and_tells_both(soc):
+    infra = soc["infra"]
+    a, b, outsider = people(soc, 3, "rc")
+    for c in (a, b, outsider):
+        c.connect()
+    cid = cid_of(a.user_id, b.user_id)
+    cmids = [a.send(b.user_id, "keep me"), a.send(b.user_id, "oops, wrong chat")]
+    seqs = [answer(a, m)["seq"] for m in cmids]
+    assert seqs == [1, 2]
+    for _ in seqs:
+        b.expect("msg")
+    for who, code in ((b, "forbidden"), (outsider, "forbidden")):   # not the sender; not a participant
+        recall(who, cid, 2)
+        assert who.expect("error")["code"] == code
+    recall(a, cid, 99)
+    assert a.expect("error")["code"] == "not_found"
+    recall(a, cid, 0)
+    assert a.expect("error")["code"] == "invalid_argument"
+    recall(a, cid, 2)
+    for c in (a, b):
+        f = c.expect("recalled")
+        assert (f["conversation_id"], f["seq"], f["by"]) == (cid, 2, a.user_id)
+    assert quiet(outsider, 0.5) == []
+    status, body = api(b, "GET", "/api/conversations/%s/messages?after_seq=0" % cid)
+    assert status == 200
+    got = {m["seq"]: m for m in body["messages"]}
+    assert 2 in got, body
+    assert (got[2]["content"], got[2].get("recalled")) == ("", True)     # the seq stays, the text is gone
+    assert (got[1]["content"], "recalled" in got[1]) == ("keep me", False)
+    synced = {m["seq"]: m for m in b.sync_all(cid)}
+    assert synced[2]["recalled"] is True and synced[2]["content"] == ""
+    assert infra.sql("SELECT content, recalled FROM messages WHERE conversation_id = '%s' AND seq = 2" % cid) == \
+        [["", "1"]]
+    recall(a, cid, 2)                                                   # again: fine, everyone told again
+    assert a.expect("recalled")["seq"] == 2
+    for c in (a, b, outsider):
+        c.close()
+
+
+def test_recall_window_and_group_admins(soc):
+    o, m = people(soc, 2, "rw")
+    for c in (o, m):
+        c.connect()
+    status, body = api(o, "POST", "/api/groups", {"name": "recalls", "member_ids": [m.user_id]})
+    assert status == 201, body
+    gid, cid = body["group_id"], body["conversation_id"]
+    try:
+        put_logic_config(soc, WINDOW_KEY, "1")
+        m.send_json({"op": "send", "cmid": "late-1", "group": gid, "type": 1, "content": "too late"})
+        seq = answer(m, "late-1")["seq"]
+        time.sleep(1.5)
+        recall(m, cid, seq)
+        assert m.expect("error")["code"] == "recall_expired"
+        assert [x for x in m.sync_all(cid) if x["seq"] == seq][0]["content"] == "too late"
+        recall(o, cid, seq)                                             # the owner: any time
+        for c in (o, m):
+            f = c.expect("recalled")
+            assert (f["seq"], f["by"]) == (seq, o.user_id)
+        assert [x for x in o.sync_all(cid) if x["seq"] == seq][0]["recalled"] is True
+        recall(o, cid, 1)                                               # the create notice
+        assert o.expect("error")["code"] == "invalid_argument"
+    finally:
+        put_logic_config(soc, WINDOW_KEY, None)
+    for c in (o, m):
+        c.close()

@@ -185,6 +185,7 @@ function onFrame(f) {
     case 'notify': return onNotify(f);
     case 'error': return onError(f);
     case 'friend_request': return contacts.onRequest(f);
+    case 'recalled': return onRecalled(f);
     case 'receipt': if (groups.onReceipt(f) && active && active.cid === f.conversation_id) renderMessages(); return undefined;
     default: return undefined;   // pong, typing
   }
@@ -248,7 +249,27 @@ function onSync(f) {
   if (any) changed(f.conversation_id);
 }
 
+// A message was recalled: its bubble becomes a notice, everywhere it is shown.
+function onRecalled(f) {
+  const m = store.msgs.has(f.conversation_id) && store.msgs.get(f.conversation_id).get(f.seq);
+  if (m) { m.recalled = true; m.content = ''; }
+  const c = store.conv(f.conversation_id);
+  if (c.last && c.last.seq === f.seq) { c.last.recalled = true; c.last.content = ''; }
+  changed(f.conversation_id);
+}
+
+let recalling = null;   // cid of the last recall asked, for its error
+function recallMessage(m) {
+  recalling = m.conversation_id;
+  conn.send({ op: 'recall', conversation_id: m.conversation_id, seq: m.seq });
+}
+
 function onError(f) {
+  if (!f.cmid && recalling && ['recall_expired', 'forbidden', 'not_found'].includes(f.code)) {
+    systemNote(recalling, f.code === 'recall_expired' ? 'Too late to recall that message.' : `Not recalled: ${f.message}`);
+    recalling = null;
+    return;
+  }
   if (!f.cmid) return;
   const o = store.outbox.get(f.cmid);
   if (!o) return;
@@ -317,7 +338,9 @@ async function openChat(cid, peer) {
   renderHeader();
   if (gid) await groups.load(gid);
   if (!active || active.cid !== cid) return;   // another chat was opened meanwhile
-  if (!store.msgs.has(cid)) await loadOlder(true);
+  // the latest page, unless what we hold already reaches back to the first message (a
+  // chat first seen through a push holds only what was pushed)
+  if (!historyDone.has(cid) && (!store.msgs.has(cid) || store.lowest(cid) > 1)) await loadOlder(true);
   markRead(store.conv(cid));
   renderList();
   renderHeader();
@@ -402,6 +425,7 @@ function preview(c) {
   const m = c.last;
   if (!m) return '';
   if (m.type === 100) return groups.systemText(m);
+  if (m.recalled) return 'A message was recalled';
   let who = '';
   if (m.sender_id === me.user_id) who = 'You: ';
   else if (c.group) who = nameOf(people.get(m.sender_id)) + ': ';
@@ -427,6 +451,13 @@ function bubble(m, mine, state) {
     r.dataset.testid = 'reads';
     meta.append(r);
   }
+  if (m.seq && (mine || groups.canModerate(active.gid))) {   // the server has the last word on time
+    const r = el('button', 'recall link', 'Recall');
+    r.type = 'button';
+    r.dataset.testid = 'recall';
+    r.onclick = () => recallMessage(m);
+    meta.append(r);
+  }
   row.append(avatar(sender), stack, meta);
   return row;
 }
@@ -437,7 +468,12 @@ function renderMessages(toBottom) {
   const nodes = [];
   if (historyDone.has(active.cid)) nodes.push(el('div', 'history-top', 'Start of the conversation'));
   for (const m of store.sorted(active.cid)) {
-    if (m.type === 100) {
+    if (m.recalled) {
+      const who = m.sender_id === me.user_id ? 'You' : nameOf(active.gid ? people.get(m.sender_id) : active.peer);
+      const n = el('div', 'system', `${who} recalled a message`);
+      n.dataset.testid = 'recalled';
+      nodes.push(n);
+    } else if (m.type === 100) {
       const n = el('div', 'system', groups.systemText(m));
       n.dataset.testid = 'system';
       nodes.push(n);

@@ -340,6 +340,6 @@ export function createGroups(ctx) {
   }
 
   wire();
-  return { load, info: (gid) => state(gid).info, systemText, onSystem, onReceipt, readCount, renderPanel,
+  return { load, info: (gid) => state(gid).info, canModerate: (gid) => !!gid && myRank(gid) >= RANK.admin, systemText, onSystem, onReceipt, readCount, renderPanel,
            pickerKey, takeMentions, reset: () => { groups.clear(); chosen.clear(); $('panel').classList.add('hidden'); } };
 }
