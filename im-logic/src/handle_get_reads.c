@@ -1,6 +1,5 @@
-/* handle_get_reads.c — Logic.GetReads: every member's read position in a group
- * conversation, for members only (forbidden otherwise; a single chat is forbidden too:
- * its receipts need no list). */
+/* handle_get_reads.c — Logic.GetReads: every participant's read position in a
+ * conversation (a group's members, a single chat's two users), for participants only. */
 #include "im/conv.h"
 #include "logic.h"
 
@@ -23,7 +22,7 @@ LOGIC_HANDLER(logic_handle_get_reads)
     Im__Repo__V1__GetReadsReply *r = (void *)rr;
     if (r->forbidden) {
         out->error = "forbidden";
-        out->message = "not a member of this group";
+        out->message = "not a participant of this conversation";
     } else {
         out->reads = im_rpc_alloc(call, (r->n_reads + 1) * sizeof *out->reads);
         for (size_t i = 0; i < r->n_reads; i++) {

@@ -1,6 +1,6 @@
-/* handle_get_reads.c — Repo.GetReads: every member's read position in a group
- * conversation (user_conversations by idx_conv), for a reader who is a member
- * (forbidden otherwise, and for single chats: their receipts need no list). */
+/* handle_get_reads.c — Repo.GetReads: every participant's read position in a
+ * conversation (user_conversations by idx_conv): a group's members, or the two users of
+ * a single chat; for a reader who takes part (forbidden otherwise). */
 #include "im/conv.h"
 #include "repo.h"
 
@@ -35,7 +35,7 @@ REPO_HANDLER(repo_handle_get_reads)
     const Im__Repo__V1__GetReadsRequest *in = (const void *)req;
     Im__Repo__V1__GetReadsReply *out = (void *)resp;
     im_conv_t c;
-    if (im_conv_parse(in->conversation_id, &c) != IM_OK || c.kind != IM_CONV_GROUP) {
+    if (im_conv_parse(in->conversation_id, &c) != IM_OK) {
         out->forbidden = 1;
         return GRPC_STATUS_OK;
     }

@@ -298,6 +298,16 @@ try {
     await shot(pageB, '12-recalled');
   });
 
+  await step('B sees A typing; A sees "Read" once B has read', async () => {
+    await pageA.getByTestId('input').fill('typing now');
+    await pageB.getByTestId('typing').filter({ hasText: 'Alice is typing' }).waitFor({ timeout: T });
+    await shot(pageB, '13-typing');
+    await pageA.getByTestId('input').press('Enter');
+    await waitTheirs(pageB, 'typing now');
+    await pageB.getByTestId('typing').filter({ hasText: /^$/ }).waitFor({ timeout: T });
+    await pageA.locator('.row.mine', { hasText: 'typing now' }).getByTestId('read-mark').waitFor({ timeout: T });
+  });
+
   await step('logout returns to the login page', async () => {
     await pageB.getByTestId('logout').click();
     await pageB.getByTestId('login-button').waitFor({ timeout: T });

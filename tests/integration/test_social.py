@@ -268,3 +268,25 @@ def test_recall_window_and_group_admins(soc):
         put_logic_config(soc, WINDOW_KEY, None)
     for c in (o, m):
         c.close()
+
+
+def test_single_chat_reads_for_the_read_mark(soc):
+    a, b, outsider = people(soc, 3, "rd")
+    a.connect()
+    b.connect()
+    cid = cid_of(a.user_id, b.user_id)
+    for text in ("one", "two"):
+        answer(a, a.send(b.user_id, text))
+    b.send_json({"op": "read", "conversation_id": cid, "seq": 2})
+    assert a.expect("receipt")["seq"] == 2
+
+    def reads():
+        status, body = api(a, "GET", "/api/conversations/%s/reads" % cid)
+        assert status == 200, body
+        return {r["user_id"]: r["last_read_seq"] for r in body["reads"]}
+    wait_for("b's position stored", lambda: reads().get(b.user_id) == 2)
+    assert set(reads()) == {a.user_id, b.user_id}
+    status, body = api(outsider, "GET", "/api/conversations/%s/reads" % cid)
+    assert (status, body["error"]) == (403, "forbidden")
+    a.close()
+    b.close()

@@ -23,6 +23,9 @@ let active = null;      // {cid, peer} of a single chat, {cid, gid} of a group
 let mode = 'chats';     // chats | contacts
 let loadingOlder = false;
 let historyDone = new Set();
+const peerRead = new Map();   // single chat cid -> the peer's read position
+const typingOf = new Map();   // cid -> {user_id, until}: someone is typing there
+let typingSent = 0;           // when we last told the server we are typing
 const people = new People(api, () => { renderList(); if (active) renderMessages(); });
 const groups = createGroups({
   api, people,
@@ -186,8 +189,9 @@ function onFrame(f) {
     case 'error': return onError(f);
     case 'friend_request': return contacts.onRequest(f);
     case 'recalled': return onRecalled(f);
-    case 'receipt': if (groups.onReceipt(f) && active && active.cid === f.conversation_id) renderMessages(); return undefined;
-    default: return undefined;   // pong, typing
+    case 'receipt': return onReceipt(f);
+    case 'typing': return onTyping(f);
+    default: return undefined;   // pong
   }
 }
 
@@ -221,6 +225,8 @@ function onMsg(m) {
   const r = store.add(m);
   if (!r.added) return;
   if (m.type === 100) groups.onSystem(m);
+  const t = typingOf.get(m.conversation_id);
+  if (t && t.user_id === m.sender_id) { typingOf.delete(m.conversation_id); renderTyping(); }
   if (r.gapFrom !== null && r.gapFrom !== undefined)   // missed pushes: pull the range
     conn.send({ op: 'sync', conversation_id: m.conversation_id, after_seq: r.gapFrom, limit: 100 });
   const c = store.conv(m.conversation_id);
@@ -247,6 +253,37 @@ function onSync(f) {
   const c = store.conv(f.conversation_id);
   if (active && active.cid === f.conversation_id) markRead(c);
   if (any) changed(f.conversation_id);
+}
+
+// Someone read up to seq: "n read" in a group, "Read" in a single chat.
+function onReceipt(f) {
+  if (!groups.onReceipt(f)) {
+    if (f.user_id === me.user_id) return;
+    peerRead.set(f.conversation_id, Math.max(peerRead.get(f.conversation_id) || 0, f.seq));
+  }
+  if (active && active.cid === f.conversation_id) renderMessages();
+}
+
+// "… is typing" for 4 s after each `typing` frame.
+function onTyping(f) {
+  if (f.user_id === me.user_id) return;
+  typingOf.set(f.conversation_id, { user_id: f.user_id, until: Date.now() + 4000 });
+  renderTyping();
+  setTimeout(renderTyping, 4100);
+}
+
+function renderTyping() {
+  const t = active && typingOf.get(active.cid);
+  const on = t && t.until > Date.now();
+  const who = on ? (active.gid ? nameOf(people.get(t.user_id)) : nameOf(active.peer)) : '';
+  $('typing').textContent = on ? `${who} is typing…` : '';
+}
+
+// Tell the others we are typing, at most every 3 s.
+function typing() {
+  if (!active || !conn || !$('input').value.trim() || Date.now() - typingSent < 3000) return;
+  typingSent = Date.now();
+  conn.send({ op: 'typing', conversation_id: active.cid });
 }
 
 // A message was recalled: its bubble becomes a notice, everywhere it is shown.
@@ -316,6 +353,7 @@ function sendInput() {
   else if (active.peer) o = store.queue({ to: active.peer.user_id }, text);
   else return;
   $('input').value = '';
+  typingSent = 0;   // the next keystroke announces typing again
   sendFrame(o);   // offline: it stays in the outbox and goes out on reconnect
   changed(active.cid);
 }
@@ -337,6 +375,11 @@ async function openChat(cid, peer) {
   $('messages').classList.remove('hidden');
   renderHeader();
   if (gid) await groups.load(gid);
+  else api.reads(cid).then((r) => {   // the peer's read position, for "Read"
+    if (r.status !== 200) return;
+    for (const x of r.body.reads) if (x.user_id !== me.user_id) peerRead.set(cid, Math.max(peerRead.get(cid) || 0, x.last_read_seq));
+    if (active && active.cid === cid) renderMessages();
+  });
   if (!active || active.cid !== cid) return;   // another chat was opened meanwhile
   // the latest page, unless what we hold already reaches back to the first message (a
   // chat first seen through a push holds only what was pushed)
@@ -355,6 +398,7 @@ function renderHeader() {
   $('peer-name').textContent = active.gid ? (c.group ? titleOf(c) : 'Group') : nameOf(active.peer);
   $('group-button').classList.toggle('hidden', !active.gid || c.left);
   contacts.renderBlock();
+  renderTyping();
   const closed = !!c.left;
   for (const id of ['input', 'send', 'emoji-button']) $(id).disabled = closed;
   $('input').placeholder = closed ? 'You are no longer a member of this group.'
@@ -446,6 +490,11 @@ function bubble(m, mine, state) {
   stack.append(el('div', 'bubble', m.content));
   const meta = el('div', 'meta', hhmm(m.created_at || m.created));
   const n = mine && m.seq && active.gid ? groups.readCount(active.cid, m.seq) : null;
+  if (mine && m.seq && !active.gid && m.seq <= (peerRead.get(active.cid) || 0)) {
+    const r = el('span', 'reads read-mark', ' · Read');
+    r.dataset.testid = 'read-mark';
+    meta.append(r);
+  }
   if (n !== null) {
     const r = el('span', 'reads', ` · ${n} read`);
     r.dataset.testid = 'reads';
@@ -520,6 +569,7 @@ function wire() {
     if (groups.pickerKey(ev)) return;
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); sendInput(); }
   });
+  $('input').addEventListener('input', typing);
   $('messages').addEventListener('scroll', () => { if ($('messages').scrollTop < 40) loadOlder(false); });
   const panel = $('emoji-panel');
   panel.replaceChildren(...EMOJI.map((e) => {
