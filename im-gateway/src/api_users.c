@@ -4,28 +4,8 @@
 #include "gateway.h"
 
 #include <jansson.h>
-#include <string.h>
-#include <strings.h>
 
 #define GW_USER_IDS_MAX 100
-
-/* "1,2,3" (commas also as %2C) into ids; the count, or -1 if malformed or too many. */
-static int parse_ids(const char *s, uint64_t *ids)
-{
-    char one[24];
-    for (int n = 0;;) {
-        size_t len = strcspn(s, ",%");
-        if (len == 0 || len >= sizeof one || n == GW_USER_IDS_MAX) return -1;
-        memcpy(one, s, len);
-        one[len] = '\0';
-        if ((ids[n++] = gw_parse_id(one)) == 0) return -1;
-        s += len;
-        if (*s == '\0') return n;
-        if (*s == ',') s += 1;
-        else if (strncasecmp(s, "%2C", 3) == 0) s += 3;
-        else return -1;
-    }
-}
 
 void gw_api_users(gw_t *g, gw_job_t *job)
 {
@@ -35,7 +15,7 @@ void gw_api_users(gw_t *g, gw_job_t *job)
     Im__Logic__V1__SearchUsersRequest req = IM__LOGIC__V1__SEARCH_USERS_REQUEST__INIT;
     req.user_id = job->user_id;
     if (gw_query_str(job->query, "ids", list, sizeof list)) {
-        if ((n_ids = parse_ids(list, ids)) <= 0) {
+        if ((n_ids = gw_parse_ids(list, ids, GW_USER_IDS_MAX)) <= 0) {
             gw_job_error(job, 400, "invalid_argument", "ids must be 1-100 user ids separated by commas");
             return;
         }

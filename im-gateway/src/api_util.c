@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int gw_logic_call(gw_t *g, gw_job_t *job, const char *method, const ProtobufCMessage *req,
                   ProtobufCMessage **resp)
@@ -90,4 +91,21 @@ uint64_t gw_parse_id(const char *s)
     errno = 0;
     unsigned long long x = strtoull(s, &end, 10);
     return errno || *end ? 0 : (uint64_t)x;
+}
+
+int gw_parse_ids(const char *s, uint64_t *ids, int max)
+{
+    char one[24];
+    for (int n = 0;;) {
+        size_t len = strcspn(s, ",%");
+        if (len == 0 || len >= sizeof one || n == max) return -1;
+        memcpy(one, s, len);
+        one[len] = '\0';
+        if ((ids[n++] = gw_parse_id(one)) == 0) return -1;
+        s += len;
+        if (*s == '\0') return n;
+        if (*s == ',') s += 1;
+        else if (strncasecmp(s, "%2C", 3) == 0) s += 3;
+        else return -1;
+    }
 }

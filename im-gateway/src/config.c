@@ -46,6 +46,12 @@ const im_cfg_field_t gw_config_table[] = {
      "Kafka bootstrap brokers, host:port[,...]"},
     {"up_queue_max", IM_CFG_INT, offsetof(gw_config_t, up_queue_max), "100000", 1, 10000000,
      "Client ops waiting for Kafka (broker slow or down) before the next is answered `unavailable`"},
+    {"presence_enabled", IM_CFG_BOOL, offsetof(gw_config_t, presence_enabled), "yes", 0, 0,
+     "Announce a user's first connection and last disconnection to their friends and recent peers "
+     "(presence frames); off under load", IM_CFG_LIVE},
+    {"presence_grace_ms", IM_CFG_INT, offsetof(gw_config_t, presence_grace_ms), "3000", 0, 600000,
+     "How long a user must stay without a connection before being announced offline (no flap on reconnect)",
+     IM_CFG_LIVE},
     {"redis_host", IM_CFG_STR, offsetof(gw_config_t, redis_host), "127.0.0.1", 1, 0,
      "Redis host (user_session:{uid})"},
     {"redis_port", IM_CFG_INT, offsetof(gw_config_t, redis_port), "6379", 1, 65535, "Redis port"},

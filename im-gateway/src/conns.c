@@ -177,7 +177,7 @@ static void sweep(lws_sorted_usec_list_t *sul)
             lws_callback_on_writable(c->wsi);
         } else if (all || now - c->asserted_ms >= heartbeat_ms) {   /* session.c: re-assert */
             c->asserted_ms = now;
-            gw_session_post(g, 1, c->user->id, c->id);
+            gw_session_post(g, GW_SESS_ASSERT, c->user->id, c->id);
         }
     }
     lws_sul_schedule(g->lws, 0, &g->sweep_timer, sweep, LWS_US_PER_SEC);

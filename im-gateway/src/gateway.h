@@ -79,6 +79,8 @@ typedef struct {
     int notify_interval_ms;   /* at most one `notify` per conversation per connection this often */
     char *kafka_brokers;
     int up_queue_max;         /* sends waiting for Kafka before the next is refused `unavailable` */
+    int presence_enabled;     /* live: announce first-connect / last-disconnect (presence.c) */
+    int presence_grace_ms;    /* live: a user offline this long before it is announced */
     char *redis_host;
     int redis_port;
 } gw_config_t;
@@ -185,10 +187,12 @@ typedef struct gw_push_s {
 /* A Redis session write handed from [S] to [R]. */
 typedef struct gw_sess_s {
     im_queue_node_t node;
-    int open;                 /* 1 HSET (+ EXPIRE), 0 HDEL */
+    int open;                 /* GW_SESS_OPEN, GW_SESS_ASSERT or GW_SESS_CLOSE */
     uint64_t user_id;
     uint64_t conn_id;
 } gw_sess_t;
+
+enum { GW_SESS_CLOSE = 0, GW_SESS_ASSERT = 1, GW_SESS_OPEN = 2 };   /* gw_sess_t.open */
 
 struct gw_s {
     gw_config_t cfg;
@@ -221,6 +225,8 @@ struct gw_s {
     im_redis_pool_t *redis;
     im_queue_t sess;          /* session writes, applied in order */
     int sess_reassert;        /* atomic: set by [R] when Redis lost our sessions; [S] re-posts all */
+    struct gw_absent_s *absent;   /* [R] (presence.c): users whose last connection closed, */
+    size_t nabsent, capabsent;    /* to be announced offline after presence_grace_ms */
     pthread_t sess_thread;
 
     im_kafka_producer_t *up;  /* im-upstream-topic; thread-safe, used on [S] */
@@ -330,6 +336,8 @@ int gw_query_u64(const char *query, const char *name, uint64_t *out);   /* 1 if 
 int gw_query_str(const char *query, const char *name, char *out, size_t outlen);
 /* A decimal id > 0 with nothing after it (a path segment); 0 if it is not one. */
 uint64_t gw_parse_id(const char *s);
+/* "1,2,3" (commas also as %2C) into ids: the count, or -1 if malformed or over max. */
+int gw_parse_ids(const char *s, uint64_t *ids, int max);
 
 /* ---- api_group_util.c ([W]) ---- */
 const char *gw_role_name(int role);          /* 1 member, 2 admin, 3 owner; else NULL */
@@ -410,6 +418,16 @@ void gw_revoke_apply(gw_t *g, uint64_t jti, uint64_t user_id, int64_t exp);
 void gw_revoke_drain(gw_t *g);     /* [S]: what [V] handed over */
 void gw_revoke_sweep(gw_t *g);     /* [S], from the sweep: forget tokens past their exp */
 
+/* ---- presence.c: online / offline, on [R]; GET /api/presence on [W] ---- */
+/* Appends the Redis commands of one session op to c; how many replies to read. */
+int gw_presence_append(gw_t *g, redisContext *c, const gw_sess_t *s);
+/* Reads them (IM_EIO: the connection failed) and acts: announce online, or note the user
+ * for an offline check after the grace. */
+int gw_presence_read(gw_t *g, redisContext *c, const gw_sess_t *s);
+/* The users due for the offline check: still without a session -> last_seen, announce. */
+void gw_presence_check(gw_t *g, redisContext *c);
+void gw_api_presence(gw_t *g, gw_job_t *job);
+
 /* ---- session.c: [R] ---- */
 int gw_session_start(gw_t *g);     /* clears this gateway's stale sessions, starts [R] */
 void gw_session_stop(gw_t *g);     /* after lws is gone: drains, so every open gets its close */
@@ -417,5 +435,6 @@ void gw_session_post(gw_t *g, int open, uint64_t user_id, uint64_t conn_id);   /
 /* [S], once per sweep: 1 if [R] found that Redis lost this gateway's sessions (every
  * connection's session is then posted again), else 0. Clears the flag. */
 int gw_session_lost(gw_t *g);
+int gw_session_ttl_s(gw_t *g);     /* a session field's expiry: 3 heartbeats */
 
 #endif

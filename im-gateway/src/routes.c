@@ -23,6 +23,7 @@ static const struct {
     {"POST", "/api/friends/requests/{}/accept", 1, gw_api_friend_accept},
     {"POST", "/api/friends/requests/{}/decline", 1, gw_api_friend_decline},
     {"GET", "/api/friends", 1, gw_api_friends},
+    {"GET", "/api/presence", 1, gw_api_presence},
     {"DELETE", "/api/friends/{}", 1, gw_api_unfriend},
     {"POST", "/api/blocks", 1, gw_api_block},
     {"GET", "/api/blocks", 1, gw_api_blocks},

@@ -21,34 +21,21 @@
 
 #define PENDING_MAX 200000   /* kept across a Redis outage; past it, re-assert when back */
 
-static int ttl_s(gw_t *g)
+int gw_session_ttl_s(gw_t *g)
 {
     return 3 * IM_CFG_GET(g->cfg.heartbeat_s);
 }
 
-/* Applies the list in one pipeline; IM_OK, or non-OK if it must be retried. */
+/* Applies the list in one pipeline (presence.c writes and reads each op's commands);
+ * IM_OK, or non-OK if it must be retried. */
 static int apply(gw_t *g, redisContext *c, im_queue_node_t *list)
 {
-    size_t asked = 0;
-    for (im_queue_node_t *n = list; n; n = n->next, asked++) {
-        gw_sess_t *s = IM_QUEUE_ENTRY(n, gw_sess_t, node);
-        if (s->open) {
-            redisAppendCommand(c, "HSET " IM_KEY_USER_SESSION " %llx %s", (unsigned long long)s->user_id,
-                               (unsigned long long)s->conn_id, g->gateway_id);
-            redisAppendCommand(c, "EXPIRE " IM_KEY_USER_SESSION " %d", (unsigned long long)s->user_id, ttl_s(g));
-            asked++;
-        } else {
-            redisAppendCommand(c, "HDEL " IM_KEY_USER_SESSION " %llx", (unsigned long long)s->user_id,
-                               (unsigned long long)s->conn_id);
-        }
-    }
+    for (im_queue_node_t *n = list; n; n = n->next) gw_presence_append(g, c, IM_QUEUE_ENTRY(n, gw_sess_t, node));
     int rc = IM_OK;
-    for (size_t i = 0; i < asked; i++) {
-        redisReply *r;
-        int e = im_redis_reply(c, &r, "session.write");
+    for (im_queue_node_t *n = list; n; n = n->next) {
+        int e = gw_presence_read(g, c, IM_QUEUE_ENTRY(n, gw_sess_t, node));
         if (e == IM_EIO) return IM_EIO;
         if (e != IM_OK) rc = e;
-        else freeReplyObject(r);
     }
     return rc;
 }
@@ -58,8 +45,8 @@ static int marker_lost(gw_t *g, redisContext *c)
 {
     char key[160];
     snprintf(key, sizeof key, IM_KEY_GATEWAY_SESSIONS, g->gateway_id);
-    redisAppendCommand(c, "SET %s 1 EX %d NX", key, ttl_s(g));
-    redisAppendCommand(c, "EXPIRE %s %d", key, ttl_s(g));
+    redisAppendCommand(c, "SET %s 1 EX %d NX", key, gw_session_ttl_s(g));
+    redisAppendCommand(c, "EXPIRE %s %d", key, gw_session_ttl_s(g));
     redisReply *set = NULL, *exp = NULL;
     int lost = im_redis_reply(c, &set, "session.marker") == IM_OK && set->type == REDIS_REPLY_STATUS;
     im_redis_reply(c, &exp, "session.marker");
@@ -102,6 +89,7 @@ static void *session_main(void *arg)
             }
         }
         if (c && pending) rc = apply(g, c, pending);
+        if (c && rc != IM_EIO) gw_presence_check(g, c);
         if (c) im_redis_release(g->redis, c, rc == IM_EIO);
         if (rc == IM_OK || closed || npending > PENDING_MAX) {
             if (rc != IM_OK)
@@ -172,6 +160,7 @@ void gw_session_stop(gw_t *g)
     im_queue_close(&g->sess);
     pthread_join(g->sess_thread, NULL);
     im_queue_fini(&g->sess);
+    im_free(g->absent);
     im_redis_pool_free(g->redis);
 }
 

@@ -72,7 +72,7 @@ static int established(struct lws *wsi, gw_pss_t *pss)
     gw_conn_t *c = gw_conn_open(g, wsi, cl.user_id);
     c->jti = cl.jti;
     pss->conn = c;
-    gw_session_post(g, 1, c->user->id, c->id);
+    gw_session_post(g, GW_SESS_OPEN, c->user->id, c->id);
     char conn_id[24];
     snprintf(conn_id, sizeof conn_id, "%llx", (unsigned long long)c->id);
     char *hello = im_wire_dump(json_pack("{s:s, s:I, s:s, s:s, s:i}", "op", "hello", "user_id",
@@ -153,7 +153,7 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         if (pss->conn) {
             im_info("ws.close", "user=%llu conn=%llx", (unsigned long long)pss->conn->user->id,
                     (unsigned long long)pss->conn->id);
-            gw_session_post(g, 0, pss->conn->user->id, pss->conn->id);
+            gw_session_post(g, GW_SESS_CLOSE, pss->conn->user->id, pss->conn->id);
             gw_conn_close(g, pss->conn);
             pss->conn = NULL;
         }

@@ -47,6 +47,7 @@ static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
         }
         im_trace_set(trace);
         if (strcmp(up->op, "typing") == 0) logic_typing_handle(l, up, trace);
+        else if (strcmp(up->op, "presence") == 0) logic_fanout_presence(l, up->user_id, up->online, up->last_seen);
         else im_warn("upstream.unknown_op", "op=%s", up->op);
         im_trace_set("");
         im__mq__v1__upstream__free_unpacked(up, NULL);

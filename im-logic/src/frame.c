@@ -46,3 +46,9 @@ char *logic_frame_recalled(const char *cid, uint64_t seq, uint64_t by)
     return im_wire_dump(json_pack("{s:s, s:s, s:I, s:I}", "op", "recalled", "conversation_id", cid, "seq",
                                   (json_int_t)seq, "by", (json_int_t)by));
 }
+
+char *logic_frame_presence(uint64_t uid, int online, int64_t last_seen)
+{
+    return im_wire_dump(json_pack("{s:s, s:I, s:b, s:I}", "op", "presence", "user_id", (json_int_t)uid, "online",
+                                  online, "last_seen", (json_int_t)last_seen));
+}

@@ -5,8 +5,8 @@
  *     `consume`  the im-logic consumer group on im-upstream-topic: takes a batch of
  *                records, runs the send pipeline on it, then stores the offsets
  *                (at-least-once; the pipeline is idempotent through dedup).
- *     `fanout`   the `notify` of large groups (fanout.c), handed over per batch through
- *                one im_queue_t, so thousands of members never hold the pipeline.
+ *     `fanout`   the `notify` of large groups and `presence` frames (fanout.c), handed
+ *                over through one im_queue_t, so thousands of members never hold the pipeline.
  *     `rpc-N`    gRPC workers serving im.logic.v1.Logic (accounts, reads) for gateways.
  *     main, `admin`, the etcd keepalive and the watch thread of the im-repo client.
  *
@@ -303,12 +303,15 @@ int logic_fanout_start(logic_t *l);
 void logic_fanout_stop(logic_t *l);   /* after [consume] stopped: drains, then joins */
 /* [consume]: queues the notify of gid up to max_seq to ids (taken: im_calloc'd). */
 void logic_fanout_notify(logic_t *l, uint64_t gid, uint64_t max_seq, uint64_t *ids, size_t n);
+/* [consume]: queues a user's presence change for their friends and recent peers. */
+void logic_fanout_presence(logic_t *l, uint64_t uid, int online, int64_t last_seen);
 
 /* ---- frame.c: client frames (JSON) ---- */
 char *logic_frame_message(const Im__Common__V1__Message *m);     /* {"op":"msg",...}; im_free */
 char *logic_frame_sent(const Im__Common__V1__Message *m);
 char *logic_frame_error(const char *code, const char *message, const char *cmid);
 char *logic_frame_notify(const char *cid, uint64_t max_seq);        /* {"op":"notify",...} */
+char *logic_frame_presence(uint64_t uid, int online, int64_t last_seen);
 char *logic_frame_recalled(const char *cid, uint64_t seq, uint64_t by);
 char *logic_frame_friend_request(uint64_t request_id, const Im__Common__V1__User *from, const char *message);
 

@@ -263,7 +263,7 @@ try {
     await req.waitFor({ timeout: T });
     await shot(pageC, '10-friend-request');
     await req.getByTestId('friend-accept').click();
-    await pageC.getByTestId('friend').filter({ hasText: 'Bobby' }).waitFor({ timeout: T });
+    await pageC.getByTestId('friend').filter({ hasText: 'Bobby' }).getByTestId('online-dot').waitFor({ timeout: T });
     await pageC.getByTestId('requests-badge').waitFor({ state: 'hidden', timeout: T });
     await pageB.getByTestId('search').fill('');
     await pageB.getByTestId('friend').filter({ hasText: 'Carol' }).waitFor({ timeout: T });
@@ -299,12 +299,14 @@ try {
   });
 
   await step('B sees A typing; A sees "Read" once B has read', async () => {
+    await pageB.getByTestId('peer-status').filter({ hasText: 'online' }).waitFor({ timeout: T });
     await pageA.getByTestId('input').fill('typing now');
     await pageB.getByTestId('typing').filter({ hasText: 'Alice is typing' }).waitFor({ timeout: T });
     await shot(pageB, '13-typing');
     await pageA.getByTestId('input').press('Enter');
     await waitTheirs(pageB, 'typing now');
-    await pageB.getByTestId('typing').filter({ hasText: /^$/ }).waitFor({ timeout: T });
+    await pageB.waitForFunction(() => document.querySelector('[data-testid=typing]').textContent === '', null,
+                                { timeout: T });   // a message from the typist ends it
     await pageA.locator('.row.mine', { hasText: 'typing now' }).getByTestId('read-mark').waitFor({ timeout: T });
   });
 

@@ -19,7 +19,8 @@ def soc(infra):
     infra.etcd.delete(POLICY_KEY)
     infra.start("im-repo", "srepo-1")
     logics = [infra.start("im-logic", "slogic-%d" % i) for i in (1, 2)]
-    gws = [infra.start_gateway("sgw-%d" % i, CIM_SEND_RATE=100000, CIM_SEND_BURST=100000) for i in (1, 2)]
+    gws = [infra.start_gateway("sgw-%d" % i, CIM_SEND_RATE=100000, CIM_SEND_BURST=100000,
+                               CIM_PRESENCE_GRACE_MS=1000) for i in (1, 2)]
     yield {"infra": infra, "gws": gws, "logics": logics}
     infra.etcd.delete(POLICY_KEY)
     infra.stop_daemons()
@@ -290,3 +291,55 @@ def test_single_chat_reads_for_the_read_mark(soc):
     assert (status, body["error"]) == (403, "forbidden")
     a.close()
     b.close()
+
+
+# ---------------------------------------------------------------- presence
+
+def presence_frames(c, who, seconds):
+    """The `presence` frames about `who` that arrive within `seconds`."""
+    return [f for f in quiet(c, seconds) if f.get("op") == "presence" and f["user_id"] == who]
+
+
+def state(c, uid):
+    status, body = api(c, "GET", "/api/presence?ids=%d" % uid)
+    assert status == 200, body
+    return body["presence"][0]
+
+
+def test_presence_two_devices_grace_and_the_switch(soc):
+    infra = soc["infra"]
+    a, friend = people(soc, 2, "pr")
+    rid = api(a, "POST", "/api/friends/requests", {"user_id": friend.user_id})[1]["request_id"]
+    assert api(friend, "POST", "/api/friends/requests/%d/accept" % rid)[0] == 200
+    friend.connect()
+    assert state(friend, a.user_id)["online"] is False
+    a.connect()                                                     # first connection: online
+    f = friend.expect("presence", where=lambda f: f["user_id"] == a.user_id)
+    assert f["online"] is True
+    assert state(friend, a.user_id)["online"] is True
+    phone = Client(soc["gws"][1].url, a.username, register=False)  # a second device, other gateway
+    phone.connect()
+    a.close()                                                       # one of two closed: still online
+    assert presence_frames(friend, a.user_id, 2.0) == []            # past the grace (1 s)
+    assert state(friend, a.user_id)["online"] is True
+    phone.close()                                                   # the last one: offline after the grace
+    f = friend.expect("presence", where=lambda f: f["user_id"] == a.user_id, timeout=10)
+    assert f["online"] is False and f["last_seen"] > 0
+    s = state(friend, a.user_id)
+    assert (s["online"], s["last_seen"]) == (False, f["last_seen"])
+    a.connect()                                                     # back: online again
+    assert friend.expect("presence", where=lambda f: f["user_id"] == a.user_id)["online"] is True
+    a.close()                                                       # a reconnect within the grace
+    a.connect()
+    assert presence_frames(friend, a.user_id, 2.0) == []            # is no flap
+    infra.etcd.put("/im/config/im-gateway/presence_enabled", "no")
+    try:
+        time.sleep(1)                                               # the gateways apply it
+        a.close()
+        assert presence_frames(friend, a.user_id, 2.0) == []        # switched off: nothing announced
+        assert state(friend, a.user_id)["online"] is False          # the state is still kept
+    finally:
+        infra.etcd.delete("/im/config/im-gateway/presence_enabled")
+    for bad in ("", "0", "x", ",".join(["1"] * 101)):
+        assert api(friend, "GET", "/api/presence?ids=" + bad)[0] == 400
+    friend.close()

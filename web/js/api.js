@@ -33,6 +33,7 @@ export class Api {
   block(userId) { return this.call('POST', '/api/blocks', { user_id: userId }); }
   unblock(userId) { return this.call('DELETE', `/api/blocks/${userId}`); }
   blocks() { return this.call('GET', '/api/blocks'); }
+  presence(ids) { return this.call('GET', '/api/presence?ids=' + ids.join(',')); }
   updateMe(nickname) { return this.call('PATCH', '/api/me', { nickname }); }
   searchUsers(q) { return this.call('GET', '/api/users?q=' + encodeURIComponent(q)); }
   conversations() { return this.call('GET', '/api/conversations'); }

@@ -23,6 +23,7 @@ let active = null;      // {cid, peer} of a single chat, {cid, gid} of a group
 let mode = 'chats';     // chats | contacts
 let loadingOlder = false;
 let historyDone = new Set();
+const presence = new Map();   // user id -> {online, last_seen}: GET /api/presence, then frames
 const peerRead = new Map();   // single chat cid -> the peer's read position
 const typingOf = new Map();   // cid -> {user_id, until}: someone is typing there
 let typingSent = 0;           // when we last told the server we are typing
@@ -43,7 +44,22 @@ const contacts = createContacts({
   mode: () => mode,
   active: () => active,
   openPeer: (u) => { setMode('chats'); openChat(cidOf(me.user_id, u.user_id), u); },
+  presence,
+  learnPresence,
 });
+
+async function learnPresence(ids) {
+  for (let i = 0; i < ids.length; i += 100) {
+    const r = await api.presence(ids.slice(i, i + 100));
+    if (r.status === 200) for (const p of r.body.presence) presence.set(p.user_id, p);
+  }
+}
+
+function onPresence(f) {
+  presence.set(f.user_id, { user_id: f.user_id, online: f.online, last_seen: f.last_seen });
+  if (mode === 'contacts' && !$('search').value.trim()) contacts.render();
+  if (active && active.peer && active.peer.user_id === f.user_id) renderHeader();
+}
 
 // A conversation's title: the peer's name, or the group's name and member count.
 function titleOf(c) {
@@ -104,6 +120,8 @@ function logout() {
   localStorage.removeItem(TOKEN_KEY);
   me = store = active = null;
   groups.reset();
+  contacts.reset();
+  presence.clear();
   $('messages').replaceChildren();
   $('items').replaceChildren();
   showAuth();
@@ -189,6 +207,7 @@ function onFrame(f) {
     case 'error': return onError(f);
     case 'friend_request': return contacts.onRequest(f);
     case 'recalled': return onRecalled(f);
+    case 'presence': return onPresence(f);
     case 'receipt': return onReceipt(f);
     case 'typing': return onTyping(f);
     default: return undefined;   // pong
@@ -375,7 +394,8 @@ async function openChat(cid, peer) {
   $('messages').classList.remove('hidden');
   renderHeader();
   if (gid) await groups.load(gid);
-  else api.reads(cid).then((r) => {   // the peer's read position, for "Read"
+  else learnPresence([active.peer.user_id]).then(() => { if (active && active.cid === cid) renderHeader(); });
+  if (!gid) api.reads(cid).then((r) => {   // the peer's read position, for "Read"
     if (r.status !== 200) return;
     for (const x of r.body.reads) if (x.user_id !== me.user_id) peerRead.set(cid, Math.max(peerRead.get(cid) || 0, x.last_read_seq));
     if (active && active.cid === cid) renderMessages();
@@ -399,6 +419,8 @@ function renderHeader() {
   $('group-button').classList.toggle('hidden', !active.gid || c.left);
   contacts.renderBlock();
   renderTyping();
+  const p = active.peer && presence.get(active.peer.user_id);
+  $('peer-status').textContent = !p ? '' : p.online ? 'online' : p.last_seen ? `last seen ${hhmm(p.last_seen)}` : 'offline';
   const closed = !!c.left;
   for (const id of ['input', 'send', 'emoji-button']) $(id).disabled = closed;
   $('input').placeholder = closed ? 'You are no longer a member of this group.'

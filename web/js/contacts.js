@@ -1,12 +1,14 @@
 // contacts.js — the Contacts view: friend requests to you (accept, decline) and from you,
 // your friends A–Z (click to chat), a username search with "Add"; the badge of pending
 // requests on the toolbar; the Block toggle of a single chat. app.js owns the session
-// and hands it over through ctx: {api, people, me(), mode(), openPeer(user), active()}.
+// and hands it over through ctx: {api, people, me(), mode(), openPeer(user), active(),
+// presence (Map user id -> {online, last_seen}), learnPresence(ids)}.
 import { $, el, avatar, nameOf } from './ui.js';
 
 export function createContacts(ctx) {
   const { api, people } = ctx;
   let blocked = new Set();   // user ids I blocked
+  let loadedPresence = false;
 
   function setBadge(n) {
     const b = $('requests-badge');
@@ -21,7 +23,14 @@ export function createContacts(ctx) {
     li.dataset.uid = String(u.user_id);
     const body = el('div', 'item-body');
     body.append(el('div', 'item-name', nameOf(u)), el('div', 'item-preview', sub));
-    li.append(avatar(u), body);
+    const a = avatar(u);
+    const p = ctx.presence.get(u.user_id);
+    if (p && p.online) {
+      const dot = el('span', 'online-dot');
+      dot.dataset.testid = 'online-dot';
+      a.append(dot);
+    }
+    li.append(a, body);
     return li;
   }
 
@@ -59,6 +68,11 @@ export function createContacts(ctx) {
     for (const r of reqs.filter((x) => x.from.user_id === me)) nodes.push(row(r.to, 'request-sent', 'Request sent'));
     nodes.push(el('li', 'section', 'Friends'));
     const friends = fr.status === 200 ? fr.body.friends : [];
+    if (friends.length && !loadedPresence) {   // once; presence frames keep it current
+      loadedPresence = true;
+      await ctx.learnPresence(friends.map((u) => u.user_id));
+      return render();
+    }
     if (!friends.length) nodes.push(el('li', 'empty', 'No friends yet: search a username to add one.'));
     for (const u of friends) {
       const li = row(u, 'friend', '@' + u.username);
@@ -123,5 +137,5 @@ export function createContacts(ctx) {
   }
 
   $('block-button').addEventListener('click', toggleBlock);
-  return { render, renderBlock, start, onRequest };
+  return { render, renderBlock, start, onRequest, reset: () => { loadedPresence = false; } };
 }

@@ -20,6 +20,8 @@
 #define IM_KEY_USER_REL "user_rel:%llu"                  /* HASH other uid -> "f" friend, "b" blocked by
                                                           * uid, "fb" both; field "0" = loaded */
 #define IM_KEY_USER_REL_VER "user_rel_ver:%llu"          /* INCR on every change of uid's relations */
+#define IM_KEY_PRESENCE "presence:%llu"                  /* STRING EX: the user was announced online */
+#define IM_KEY_LAST_SEEN "last_seen:%llu"                /* STRING: ms when the last connection closed */
 #define IM_KEY_JWT_DENY "jwt_deny:%016llx"               /* STRING EX until the token's exp: "{exp} {uid}" */
 #define IM_KEY_JWT_DENY_MATCH "jwt_deny:*"               /* SCAN pattern of the key above */
 #define IM_CHANNEL_JWT_REVOKED "jwt_revoked"             /* PUBLISH "{jti hex} {exp} {uid}" on logout */
