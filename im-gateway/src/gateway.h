@@ -281,6 +281,9 @@ void gw_http_deliver(gw_t *g, gw_job_t *job);    /* [S]: a finished job */
 void gw_jobs_start(gw_t *g);
 void gw_jobs_stop(gw_t *g);                      /* after [S] stopped: workers finish and exit */
 void gw_jobs_submit(gw_t *g, gw_job_t *job);     /* [S] */
+/* [S]: a job for WebSocket connection c (its reply, if any, is written to c as a frame);
+ * takes query (im_sprintf). */
+void gw_ws_submit(gw_t *g, gw_conn_t *c, gw_api_fn fn, const char *method, const char *path, char *query);
 void gw_jobs_free_done(gw_t *g);                 /* after lws is gone: frees unanswered jobs */
 void gw_job_free(gw_job_t *job);
 void gw_job_reply(gw_job_t *job, int status, char *json);   /* [W]: takes ownership of json */

@@ -8,7 +8,6 @@
 #include "im/wire.h"
 
 #include <jansson.h>
-#include <stdio.h>
 
 void gw_handle_recall(gw_t *g, gw_conn_t *c, void *msg)
 {
@@ -19,16 +18,7 @@ void gw_handle_recall(gw_t *g, gw_conn_t *c, void *msg)
         gw_ws_error(g, c, "invalid_argument", "recall needs conversation_id and seq", NULL);
         return;
     }
-    gw_job_t *job = im_calloc(1, sizeof *job);
-    job->fn = gw_recall_run;
-    job->conn_id = c->id;
-    job->user_id = c->user->id;
-    snprintf(job->method, sizeof job->method, "RECALL");
-    snprintf(job->path, sizeof job->path, "%s", cid);
-    job->query = im_sprintf("seq=%lld", (long long)json_integer_value(seq));
-    job->body = im_strdup("");
-    im_trace_new(job->trace);
-    gw_jobs_submit(g, job);
+    gw_ws_submit(g, c, gw_recall_run, "RECALL", cid, im_sprintf("seq=%lld", (long long)json_integer_value(seq)));
 }
 
 void gw_recall_run(gw_t *g, gw_job_t *job)

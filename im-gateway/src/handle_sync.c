@@ -19,17 +19,9 @@ void gw_handle_sync(gw_t *g, gw_conn_t *c, void *msg)
         gw_ws_error(g, c, "invalid_argument", "sync needs conversation_id, after_seq?, limit?", NULL);
         return;
     }
-    gw_job_t *job = im_calloc(1, sizeof *job);
-    job->fn = gw_sync_run;
-    job->conn_id = c->id;
-    job->user_id = c->user->id;
-    snprintf(job->method, sizeof job->method, "SYNC");
-    snprintf(job->path, sizeof job->path, "%s", cid);
     long long a = after ? json_integer_value(after) : 0, n = limit ? json_integer_value(limit) : 100;
-    job->query = im_sprintf("after_seq=%lld&limit=%lld", a < 0 ? 0 : a, n < 1 ? 1 : n > 200 ? 200 : n);
-    job->body = im_strdup("");
-    im_trace_new(job->trace);
-    gw_jobs_submit(g, job);
+    gw_ws_submit(g, c, gw_sync_run, "SYNC", cid,
+                 im_sprintf("after_seq=%lld&limit=%lld", a < 0 ? 0 : a, n < 1 ? 1 : n > 200 ? 200 : n));
 }
 
 void gw_sync_run(gw_t *g, gw_job_t *job)

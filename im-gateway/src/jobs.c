@@ -93,3 +93,17 @@ void gw_job_error(gw_job_t *job, int status, const char *code, const char *messa
 {
     gw_job_reply(job, status, im_wire_dump(json_pack("{s:s, s:s}", "error", code, "message", message)));
 }
+
+void gw_ws_submit(gw_t *g, gw_conn_t *c, gw_api_fn fn, const char *method, const char *path, char *query)
+{
+    gw_job_t *job = im_calloc(1, sizeof *job);
+    job->fn = fn;
+    job->conn_id = c->id;
+    job->user_id = c->user->id;
+    snprintf(job->method, sizeof job->method, "%s", method);
+    snprintf(job->path, sizeof job->path, "%s", path);
+    job->query = query;
+    job->body = im_strdup("");
+    im_trace_new(job->trace);
+    gw_jobs_submit(g, job);
+}
