@@ -29,6 +29,7 @@ static int start(gw_t *g)
     metrics(g);
     if ((rc = im_discovery_init(&g->logic, g->daemon.etcd, "im-logic", &im__logic__v1__logic__descriptor)) != IM_OK)
         return rc;
+    im_discovery_set_breaker(&g->logic, &g->cfg.common.breaker);
     gw_session_start(g);
     if ((rc = gw_up_start(g)) != IM_OK) return rc;
     gw_jobs_start(g);

@@ -46,3 +46,8 @@ void im_discovery_fini(im_discovery_t *dc)
     im_rpc_client_free(dc->client);
     dc->client = NULL;
 }
+
+void im_discovery_set_breaker(im_discovery_t *dc, const im_breaker_cfg_t *cfg)
+{
+    im_rpc_client_set_breaker(dc->client, cfg);
+}

@@ -4,10 +4,18 @@
  * one reference, every call using it another, so set_endpoints can drop an endpoint
  * while calls still run on its channel (the last one out destroys it).
  * A call snapshots the list under the mutex, then tries endpoints starting at the
- * round-robin cursor, moving on after UNAVAILABLE, each one at most once. */
+ * round-robin cursor, moving on after UNAVAILABLE, each one at most once.
+ * With breakers set (im_rpc_client_set_breaker), each endpoint has one: an endpoint whose
+ * breaker is open is skipped without a try, so a hung or sick instance costs callers a
+ * deadline only until its breaker opens; transitions are logged (rpc.breaker) and
+ * counted (cim_rpc_breaker_opened_total). */
 #include "rpc_internal.h"
+#include "im/breaker.h"
+#include "im/clock.h"
+#include "im/config.h"
 #include "im/err.h"
 #include "im/log.h"
+#include "im/metrics.h"
 
 #include <grpc/grpc_security.h>
 #include <pthread.h>
@@ -20,6 +28,7 @@ typedef struct {
     char addr[64];       /* "host:port" */
     grpc_channel *ch;
     int refs;            /* atomic: the endpoint list + calls in flight */
+    im_breaker_t br;
 } rpc_endpoint_t;
 
 struct im_rpc_client_s {
@@ -29,7 +38,17 @@ struct im_rpc_client_s {
     rpc_endpoint_t **eps;
     size_t n_eps;
     unsigned rr;         /* atomic round-robin cursor */
+    const im_breaker_cfg_t *breaker;   /* NULL: no breakers */
 };
+
+static pthread_once_t metric_once = PTHREAD_ONCE_INIT;
+static im_metric_t *m_opened;
+
+static void metric_init(void)
+{
+    m_opened = im_metric_new(IM_METRIC_COUNTER, "cim_rpc_breaker_opened_total",
+                             "gRPC client circuit breakers that opened (an endpoint skipped)");
+}
 
 static rpc_endpoint_t *endpoint_new(const char *addr)
 {
@@ -51,6 +70,7 @@ static rpc_endpoint_t *endpoint_new(const char *addr)
     ep->ch = grpc_channel_create(addr, creds, &ca);
     grpc_channel_credentials_release(creds);
     ep->refs = 1;
+    im_breaker_init(&ep->br);
     return ep;
 }
 
@@ -63,6 +83,7 @@ static void endpoint_unref(rpc_endpoint_t *ep)
 {
     if (__atomic_sub_fetch(&ep->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
     grpc_channel_destroy(ep->ch);
+    im_breaker_fini(&ep->br);
     im_free(ep);
 }
 
@@ -107,6 +128,24 @@ void im_rpc_client_set_endpoints(im_rpc_client_t *c, const char *const *addrs, s
     for (size_t j = 0; j < n_old; j++)
         if (old[j]) endpoint_unref(old[j]); /* dropped: destroyed when its last call ends */
     im_free(old);
+}
+
+void im_rpc_client_set_breaker(im_rpc_client_t *c, const im_breaker_cfg_t *cfg)
+{
+    pthread_once(&metric_once, metric_init);
+    c->breaker = cfg;
+}
+
+/* The outcome of one attempt into ep's breaker; logs a transition. */
+static void judge(im_rpc_client_t *c, rpc_endpoint_t *ep, grpc_status_code code, int64_t took_ms)
+{
+    int slow = IM_CFG_GET(c->breaker->slow_ms);
+    int failed = code == GRPC_STATUS_UNAVAILABLE || code == GRPC_STATUS_DEADLINE_EXCEEDED ||
+                 (slow > 0 && took_ms > slow);
+    int to = im_breaker_record(&ep->br, c->breaker, failed, im_clock_mono_ms());
+    if (to < 0) return;
+    if (to == IM_BREAKER_OPEN) im_metric_add(m_opened, 1);
+    im_info("rpc.breaker", "service=%s peer=%s state=%s", c->svc->name, ep->addr, im_breaker_state_name(to));
 }
 
 size_t im_rpc_client_endpoint_count(im_rpc_client_t *c)
@@ -247,10 +286,15 @@ int im_rpc_client_call(im_rpc_client_t *c, const char *method, const ProtobufCMe
                                       gpr_time_from_millis(timeout_ms, GPR_TIMESPAN))
                        : gpr_inf_future(GPR_CLOCK_MONOTONIC);
     grpc_byte_buffer *reply = NULL;
+    size_t tried = 0;
     for (size_t i = 0; i < n; i++) {
         rpc_endpoint_t *ep = eps[(start + i) % n];
+        int64_t t0 = im_clock_mono_ms();
+        if (c->breaker && !im_breaker_allow(&ep->br, c->breaker, t0)) continue;   /* open: skipped */
+        tried++;
         snprintf(st->peer, sizeof st->peer, "%s", ep->addr);
         st->code = attempt(ep, path, req, deadline, trace, &reply, st->message, sizeof st->message);
+        if (c->breaker) judge(c, ep, st->code, im_clock_mono_ms() - t0);
         if (st->code != GRPC_STATUS_UNAVAILABLE) break;
         if (gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), deadline) >= 0) break;
         if (i + 1 < n)
@@ -259,6 +303,10 @@ int im_rpc_client_call(im_rpc_client_t *c, const char *method, const ProtobufCMe
     }
     for (size_t i = 0; i < n; i++) endpoint_unref(eps[i]);
     if (eps != stack) im_free(eps);
+    if (tried == 0) {
+        st->code = GRPC_STATUS_UNAVAILABLE;
+        snprintf(st->message, sizeof st->message, "circuit open for every endpoint of %s", c->svc->name);
+    }
 
     int rc = status_to_err(st->code);
     if (rc != IM_OK) return rc;

@@ -26,6 +26,7 @@ static int start(logic_t *l)
     im_info("snowflake.worker", "worker_id=%d", worker);
     rc = im_discovery_init(&l->repo, l->daemon.etcd, "im-repo", &im__repo__v1__repo__descriptor);
     if (rc != IM_OK) return rc;
+    im_discovery_set_breaker(&l->repo, &l->cfg.common.breaker);
     logic_gateways_start(l);
     if ((rc = logic_rpc_start(l)) != IM_OK) return rc;
     if ((rc = logic_consume_start(l)) != IM_OK) return rc;

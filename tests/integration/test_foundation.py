@@ -1,6 +1,7 @@
 """Foundation: discovery, RPC across processes, failover, a standard gRPC client, Kafka
 at-least-once, health and metrics, clean shutdown. Real servers, real daemons."""
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -50,6 +51,40 @@ def test_calls_spread_over_two_logic_and_survive_sigkill(cluster):
     assert time.time() - killed_at <= ttl + 5
     wait_for("dead instance leaves etcd", lambda: "logic-1" not in cluster.etcd.services("im-logic"),
              timeout=ttl + 5)
+
+
+def test_breaker_skips_a_hung_logic_and_a_probe_brings_it_back(cluster):
+    """A hung (SIGSTOPped, still registered) logic instance: its calls fail at the
+    deadline until the gateway's breaker for it opens; from then on every call goes to the
+    other instance without trying it; once it runs again, a probe closes the breaker."""
+    repo = cluster.start("im-repo", "repo-1")
+    l1 = cluster.start("im-logic", "logic-1", CIM_LEASE_TTL_S=120)   # stays registered while stopped
+    cluster.start("im-logic", "logic-2")
+    gw = cluster.start("im-gateway", "gw-1", CIM_LOGIC_TIMEOUT_MS=300, CIM_BREAKER_MIN_CALLS=3,
+                       CIM_BREAKER_OPEN_MS=600000)
+    wait_for("both logic instances discovered",
+             lambda: len({http("GET", gw.url + "/api/ping")[1].get("path", ["?"])[0] for _ in range(10)}) == 2)
+    opened = "event=rpc.breaker service=im.logic.v1.Logic peer=%s state=open" % l1.addr
+    os.kill(l1.proc.pid, signal.SIGSTOP)
+    try:
+        def breaker_open():
+            http("GET", gw.url + "/api/ping")
+            return opened in gw.log_text()
+        wait_for("the breaker for the hung instance opens", breaker_open, timeout=20)
+        rs = [http("GET", gw.url + "/api/ping") for _ in range(30)]
+        assert [s for s, _ in rs] == [200] * 30                          # none waits on the hung one
+        assert {b["path"][0] for _, b in rs} == {"logic-2"}
+    finally:
+        os.kill(l1.proc.pid, signal.SIGCONT)
+    try:
+        cluster.etcd.put("/im/config/im-gateway/breaker_open_ms", "200")   # probe soon
+        closed = "event=rpc.breaker service=im.logic.v1.Logic peer=%s state=closed" % l1.addr
+        wait_for("a probe closes it", lambda: http("GET", gw.url + "/api/ping") and closed in gw.log_text(),
+                 timeout=20)
+        wait_for("calls reach both again",
+                 lambda: len({http("GET", gw.url + "/api/ping")[1]["path"][0] for _ in range(10)}) == 2)
+    finally:
+        cluster.etcd.delete("/im/config/im-gateway/breaker_open_ms")
 
 
 def test_standard_grpc_client_calls_cim(cluster):

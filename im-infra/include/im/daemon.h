@@ -11,6 +11,7 @@
 
 #include "im/config.h"
 #include "im/err.h"
+#include "im/breaker.h"
 #include "im/etcd.h"
 #include "im/metrics.h"
 #include "im/rpc.h"
@@ -25,6 +26,7 @@ typedef struct {
     char *admin_host;      /* /healthz and /metrics */
     int admin_port;
     int lease_ttl_s;       /* etcd registration lease */
+    im_breaker_cfg_t breaker;   /* live: the gRPC client's per-endpoint circuit breakers */
 } im_common_cfg_t;
 
 /* The words of log_level, in im_log_level_t order. */
@@ -44,7 +46,19 @@ extern const char *const im_daemon_log_levels[];
     {"admin_port", IM_CFG_INT, offsetof(type, common.admin_port), #default_admin_port, 0,       \
      65535, "Admin port; 0 = any free port"},                                                    \
     {"lease_ttl_s", IM_CFG_INT, offsetof(type, common.lease_ttl_s), "5", 2, 300,                \
-     "TTL of the etcd registration lease: a dead process disappears after this"}
+     "TTL of the etcd registration lease: a dead process disappears after this"},                \
+    {"breaker_min_calls", IM_CFG_INT, offsetof(type, common.breaker.min_calls), "10", 1, 20,     \
+     "gRPC circuit breaker: outcomes of an endpoint needed before its failure rate counts",      \
+     IM_CFG_LIVE},                                                                              \
+    {"breaker_failure_pct", IM_CFG_INT, offsetof(type, common.breaker.failure_pct), "50", 0,     \
+     100, "gRPC circuit breaker: open an endpoint at this failure rate of its last 20 calls "   \
+     "(unavailable, deadline exceeded, slow); 0 = never", IM_CFG_LIVE},                         \
+    {"breaker_open_ms", IM_CFG_INT, offsetof(type, common.breaker.open_ms), "5000", 10,          \
+     3600000, "gRPC circuit breaker: how long an open endpoint is skipped before one probe",     \
+     IM_CFG_LIVE},                                                                              \
+    {"breaker_slow_ms", IM_CFG_INT, offsetof(type, common.breaker.slow_ms), "0", 0, 600000,      \
+     "gRPC circuit breaker: a call slower than this counts as failed; 0 = only errors count",   \
+     IM_CFG_LIVE}
 
 typedef struct {
     const char *service;      /* "im-logic" */
@@ -86,6 +100,8 @@ typedef struct {
     im_rpc_client_t *client;
     im_etcd_watch_t *watch;
 } im_discovery_t;
+/* The client's endpoints get circuit breakers with these settings (read live). */
+void im_discovery_set_breaker(im_discovery_t *dc, const im_breaker_cfg_t *cfg);
 int im_discovery_init(im_discovery_t *dc, im_etcd_t *e, const char *service,
                       const ProtobufCServiceDescriptor *svc);
 void im_discovery_fini(im_discovery_t *dc);

@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <grpc/grpc.h>
+
+#include "im/breaker.h"
 #include <protobuf-c/protobuf-c.h>
 
 /* ---- server ---- */
@@ -87,6 +89,9 @@ im_rpc_client_t *im_rpc_client_new(const ProtobufCServiceDescriptor *svc);
  * dropped channel finish). Thread-safe: called from a discovery thread while other
  * threads call. */
 void im_rpc_client_set_endpoints(im_rpc_client_t *c, const char *const *addrs, size_t n);
+/* Per-endpoint circuit breakers (im/breaker.h) with these settings, read on every call;
+ * NULL (the default): none. An open endpoint is skipped at once; all open: IM_EUNAVAIL. */
+void im_rpc_client_set_breaker(im_rpc_client_t *c, const im_breaker_cfg_t *cfg);
 size_t im_rpc_client_endpoint_count(im_rpc_client_t *c);
 /* Unary call of `method` ("Ping"), round-robin over endpoints. Blocks the caller (any
  * thread; many threads concurrently). timeout_ms <= 0 means no deadline.
