@@ -13,7 +13,8 @@
  *                   frame and targets to [S] through the `inbox` queue.
  *     [R] `session` writes user_session:{uid} in Redis (HSET on open, HDEL on close,
  *                   a re-assert with an expiry every heartbeat), so Redis latency never
- *                   stalls [S].
+ *                   stalls [S]; and derives presence from it (presence.c: the first
+ *                   open and, after a grace, the last close are announced upstream).
  *     [V] `revoke`  listens for logouts (Redis SUBSCRIBE) and hands them to [S] (revoke.c).
  *   Every handoff between threads is an im_queue_t (im/queue.h): todo [S]->[W],
  *   done [W]->[S], inbox [D]->[S], sess [S]->[R], revoked [V]->[S]. Stopping (main.c) stops each producer

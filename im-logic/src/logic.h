@@ -35,7 +35,11 @@
  *                     recipient offline -produce-> im-task-topic (offline push)
  *   Cursor path: `cursors` records (a gateway's coalesced acks and reads) of a batch
  *        -> cursor.c -> im-repo UpdateCursors (one call) -> `receipt` to read peers
+ *   Presence: a gateway's `presence` record -> [consume] -> fanout.c -> friends and
+ *        recent peers (im-repo GetRelations, ListConversations) -> `presence` frames
  *   Gateway calls: gateway -grpc-> [rpc-N] rpc.c -> handle_<method>.c -grpc-> im-repo
+ *        (friends and blocks: handle_change_relation.c, handle_list_relations.c; recall:
+ *        handle_recall.c pushes `recalled` to every participant)
  *   Group changes: [rpc-N] handle_create_group.c / handle_change_group.c -grpc-> im-repo,
  *        then group_event.c -produce(waits for the ack)-> im-upstream-topic (op "system",
  *        key g_{gid}) -> the send path above, like a message
