@@ -29,6 +29,10 @@ export CIM_JWT_SECRET=$(cat "$RUN/jwt_secret")
 export CIM_ETCD_ENDPOINTS="http://127.0.0.1:$CIM_ETCD_PORT"
 export CIM_KAFKA_BROKERS="127.0.0.1:$CIM_KAFKA_PORT"
 export CIM_WEB_ROOT="$ROOT/web"
+# Every client of a local cluster logs in from 127.0.0.1, the browser as much as im-bench
+# registering thousands of users: the per-address login limit of a public gateway (30 a
+# minute) would refuse them. Per-username limits stay as configured.
+export CIM_LOGIN_ADDR_PER_MIN=${CIM_LOGIN_ADDR_PER_MIN:-1000000}
 GW_PORTS=(${CIM_GATEWAY_PORTS:-8080 8081})
 B=${CIM_PORT_BASE:-9100}   # gRPC and admin ports: B+1, B+11, ... (gateways), B+100.. (logic), B+200.. (repo), B+301 (task)
 

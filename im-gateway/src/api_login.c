@@ -1,4 +1,6 @@
-/* api_login.c — POST /api/login {username,password} -> {token,user_id,expires_at}. */
+/* api_login.c — POST /api/login {username,password} -> {token,user_id,expires_at}.
+ * Attempts are limited per client address and per username across every gateway
+ * (limits.c), before any password is checked: 429 with Retry-After. */
 #include "gateway.h"
 
 #include <jansson.h>
@@ -11,6 +13,13 @@ void gw_api_login(gw_t *g, gw_job_t *job)
         json_unpack(body, "{s:s, s:s}", "username", &username, "password", &password) != 0) {
         json_decref(body);
         gw_job_error(job, 400, "invalid_argument", "expected {username, password} strings");
+        return;
+    }
+    if (gw_limit(g, job, "login:a", job->addr, IM_CFG_GET(g->cfg.login_addr_per_min) / 60.0,
+                 IM_CFG_GET(g->cfg.login_addr_per_min)) != IM_OK ||
+        gw_limit(g, job, "login:u", username, IM_CFG_GET(g->cfg.login_user_per_min) / 60.0,
+                 IM_CFG_GET(g->cfg.login_user_per_min)) != IM_OK) {
+        json_decref(body);   /* answered 429 with Retry-After */
         return;
     }
     Im__Logic__V1__LoginRequest req = IM__LOGIC__V1__LOGIN_REQUEST__INIT;

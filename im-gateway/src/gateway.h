@@ -81,6 +81,10 @@ typedef struct {
     char *kafka_brokers;
     int up_queue_max;         /* sends waiting for Kafka before the next is refused `unavailable` */
     int presence_enabled;     /* live: announce first-connect / last-disconnect (presence.c) */
+    int rest_rate;            /* live: REST calls per second per user, all gateways (limits.c) */
+    int rest_burst;
+    int login_user_per_min;   /* live: login attempts per minute per username, all gateways */
+    int login_addr_per_min;   /* live: login attempts per minute per client address */
     int presence_grace_ms;    /* live: a user offline this long before it is announced */
     char *redis_host;
     int redis_port;
@@ -107,6 +111,8 @@ struct gw_job_s {
     size_t body_len;
     char trace[33];           /* trace id of this request */
     uint64_t user_id;         /* from the bearer token; 0 if none or invalid */
+    char addr[48];            /* the client's address (REST) */
+    int retry_after_s;        /* a 429's Retry-After header, 0 for none */
     uint64_t jti;             /* the token's id and expiry (seconds), for POST /api/logout */
     int64_t exp;
     int revoke;               /* set by api_logout.c: [S] denies jti before replying */
@@ -421,6 +427,10 @@ int gw_token_check(gw_t *g, const char *token, im_jwt_claims_t *cl);
 void gw_revoke_apply(gw_t *g, uint64_t jti, uint64_t user_id, int64_t exp);
 void gw_revoke_drain(gw_t *g);     /* [S]: what [V] handed over */
 void gw_revoke_sweep(gw_t *g);     /* [S], from the sweep: forget tokens past their exp */
+
+/* ---- limits.c: rate limits shared by every gateway, on [W] ---- */
+/* IM_OK, or the job answered 429 rate_limited with Retry-After. */
+int gw_limit(gw_t *g, gw_job_t *job, const char *kind, const char *who, double rate, double burst);
 
 /* ---- presence.c: online / offline, on [R]; GET /api/presence on [W] ---- */
 /* Appends the Redis commands of one session op to c; how many replies to read. */

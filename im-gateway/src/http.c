@@ -84,6 +84,7 @@ static int begin(struct lws *wsi, gw_http_t *h)
     snprintf(job->method, sizeof job->method, "%s", method);
     snprintf(job->path, sizeof job->path, "%s", uri);
     job->query = query_of(wsi);
+    lws_get_peer_simple(wsi, job->addr, sizeof job->addr);
     job->body = im_strdup("");
     int auth = 0;
     job->fn = gw_route(method, job->path, &auth, job->params);
@@ -133,8 +134,12 @@ static int write_reply(struct lws *wsi, gw_http_t *h)
     gw_job_t *job = h->job;
     size_t blen = job->resp ? strlen(job->resp) : 0;
     unsigned char head[LWS_PRE + 512], *start = head + LWS_PRE, *p = start, *end = head + sizeof head - 1;
+    char retry[16];
+    int nretry = job->retry_after_s > 0 ? snprintf(retry, sizeof retry, "%d", job->retry_after_s) : 0;
     if (lws_add_http_common_headers(wsi, (unsigned)job->status, "application/json", blen, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (unsigned char *)"no-store", 8, &p, end) ||
+        (nretry && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_RETRY_AFTER, (unsigned char *)retry, nretry,
+                                                &p, end)) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     unsigned char *buf = im_malloc(LWS_PRE + blen + 1);

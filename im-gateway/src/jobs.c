@@ -14,6 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* Authenticated REST calls share rest_rate per user across the gateways (limits.c);
+ * WebSocket jobs (sync, recall) and a logout are never refused here. */
+static int over_rest_limit(gw_t *g, gw_job_t *job)
+{
+    if (job->user_id == 0 || job->conn_id != 0 || job->fn == gw_api_logout) return 0;
+    char uid[24];
+    snprintf(uid, sizeof uid, "%llu", (unsigned long long)job->user_id);
+    return gw_limit(g, job, "rest", uid, IM_CFG_GET(g->cfg.rest_rate), IM_CFG_GET(g->cfg.rest_burst)) != IM_OK;
+}
+
 static void *worker_main(void *arg)
 {
     gw_t *g = arg;
@@ -28,6 +38,8 @@ static void *worker_main(void *arg)
             /* nobody to answer */
         } else if (im_queue_closed(&g->todo)) {
             gw_job_error(job, 503, "unavailable", "gateway shutting down");
+        } else if (over_rest_limit(g, job)) {
+            /* answered 429 */
         } else {
             im_trace_set(job->trace);
             job->fn(g, job);

@@ -149,7 +149,8 @@ static void clear_stale(gw_t *g)
 int gw_session_start(gw_t *g)
 {
     im_queue_init(&g->sess, NULL, NULL);
-    g->redis = im_redis_pool_new(g->cfg.redis_host, g->cfg.redis_port, 3, 2000);   /* [R], [W] logout, [V] */
+    /* [R], [V]'s scans, and each [W] (rate limits, logout, presence reads) */
+    g->redis = im_redis_pool_new(g->cfg.redis_host, g->cfg.redis_port, 2 + g->cfg.workers, 2000);
     clear_stale(g);
     pthread_create(&g->sess_thread, NULL, session_main, g);
     return IM_OK;

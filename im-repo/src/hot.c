@@ -29,13 +29,15 @@ void repo_hot_add(repo_t *r, Im__Common__V1__Message *const *msgs, size_t n)
         im_free(buf);
     }
     int broken = 0;
-    for (size_t i = 0; i < sent; i++) {
+    for (size_t i = 0; i < sent; i++) {   /* an error is logged by im_redis_reply; reads then
+                                           * fall back to MySQL (handle_get_messages.c) */
         redisReply *rep = NULL;
-        if (redisGetReply(c, (void **)&rep) != REDIS_OK) {
+        int e = im_redis_reply(c, &rep, "hot.add");
+        if (e == IM_EIO) {
             broken = 1;
             break;
         }
-        freeReplyObject(rep);
+        if (rep) freeReplyObject(rep);
     }
     im_redis_release(r->redis, c, broken);
 }

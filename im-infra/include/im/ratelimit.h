@@ -13,4 +13,13 @@ typedef struct {
 /* 1 if a token was taken at now_ms, 0 if the caller is over the limit. */
 int im_bucket_take(im_bucket_t *b, double rate, double burst, int64_t now_ms);
 
+/* A token bucket shared by every process, in Redis (one Lua script, atomic): the key's
+ * bucket holds `burst` tokens refilled at `rate` per second. IM_OK if a token was taken;
+ * IM_ERATELIMIT with *retry_ms (when the next token comes) if not. If Redis cannot
+ * answer, a bucket of this process stands in for it (the same key, 4,096 slots shared by
+ * hash: a limit per process instead of per cluster until Redis is back). Thread-safe. */
+struct im_redis_pool_s;
+int im_rlimit_take(struct im_redis_pool_s *redis, const char *key, double rate, double burst, int64_t now_ms,
+                   int64_t *retry_ms);
+
 #endif
