@@ -15,9 +15,12 @@
  *                   a re-assert with an expiry every heartbeat), so Redis latency never
  *                   stalls [S]; and derives presence from it (presence.c: the first
  *                   open and, after a grace, the last close are announced upstream).
+ *     [P] `up`      produces client ops to Kafka (up.c), so a stalled producer never
+ *                   stalls [S]: a full queue is answered `unavailable` at once.
  *     [V] `revoke`  listens for logouts (Redis SUBSCRIBE) and hands them to [S] (revoke.c).
  *   Every handoff between threads is an im_queue_t (im/queue.h): todo [S]->[W],
- *   done [W]->[S], inbox [D]->[S], sess [S]->[R], revoked [V]->[S]. Stopping (main.c) stops each producer
+ *   done [W]->[S] (and [P]->[S]: a send Kafka refused), inbox [D]->[S], sess [S]->[R],
+ *   upq [S]/[R]->[P], revoked [V]->[S]. Stopping (main.c) stops each producer
  *   before closing its queue, and closes the queues that wake [S] before lws is destroyed.
  *
  *   Send path (client -> server):
@@ -236,7 +239,10 @@ struct gw_s {
     size_t nabsent, capabsent;    /* to be announced offline after presence_grace_ms */
     pthread_t sess_thread;
 
-    im_kafka_producer_t *up;  /* im-upstream-topic; thread-safe, used on [S] */
+    im_kafka_producer_t *up;  /* im-upstream-topic; used by [P] only (up.c) */
+    im_queue_t upq;           /* [S], [R] -> [P]: records to produce */
+    pthread_t up_thread;
+    int up_started;
 
     /* revoke.c: tokens revoked by a logout anywhere */
     im_u64map_t denied;       /* [S]: jti -> (void *)exp */
@@ -407,7 +413,8 @@ int gw_up_start(gw_t *g);
 void gw_up_stop(gw_t *g);
 /* An upstream record from connection c for op. */
 void gw_up_init(gw_t *g, gw_conn_t *c, const char *op, Im__Mq__V1__Upstream *up);
-/* Never blocks [S]: IM_EUNAVAIL at once if Kafka's local queue is full. */
+/* Queues the record for [P] (any thread); never blocks: IM_EUNAVAIL at once when
+ * up_queue_max records already wait. A `send` Kafka then refuses is answered by [P]. */
 int gw_up_send(gw_t *g, const Im__Mq__V1__Upstream *u, const char *key, const char *trace);
 
 /* ---- down.c: [D] ---- */
