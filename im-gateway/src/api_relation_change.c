@@ -49,13 +49,19 @@ static uint64_t path_id(gw_job_t *job)
     return id;
 }
 
-void gw_api_friend_request(gw_t *g, gw_job_t *job)
+/* A POST whose body names the other user: op on them, 201 on success. */
+static void change_posted(gw_t *g, gw_job_t *job, const char *op, int with_message)
 {
     json_t *body;
     const char *message = NULL;
     uint64_t uid = body_user(job, &body, &message);
-    if (uid) change(g, job, "request", uid, 0, message, 201);
+    if (uid) change(g, job, op, uid, 0, with_message ? message : NULL, 201);
     json_decref(body);
+}
+
+void gw_api_friend_request(gw_t *g, gw_job_t *job)
+{
+    change_posted(g, job, "request", 1);
 }
 
 void gw_api_friend_accept(gw_t *g, gw_job_t *job)
@@ -78,11 +84,7 @@ void gw_api_unfriend(gw_t *g, gw_job_t *job)
 
 void gw_api_block(gw_t *g, gw_job_t *job)
 {
-    json_t *body;
-    const char *message = NULL;
-    uint64_t uid = body_user(job, &body, &message);
-    if (uid) change(g, job, "block", uid, 0, NULL, 201);
-    json_decref(body);
+    change_posted(g, job, "block", 0);
 }
 
 void gw_api_unblock(gw_t *g, gw_job_t *job)

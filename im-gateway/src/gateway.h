@@ -370,6 +370,8 @@ Im__Logic__V1__GroupReply *gw_change_group(gw_t *g, gw_job_t *job, Im__Logic__V1
 int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                    size_t len);
 void gw_ws_error(gw_t *g, gw_conn_t *c, const char *code, const char *message, const char *cmid);
+/* The text of that `error` frame (im_free it), for replies built off [S]. */
+char *gw_error_frame(const char *code, const char *message, const char *cmid);
 
 /* ---- conns.c: the connection registry and outboxes ([S]) ---- */
 void gw_conns_init(gw_t *g);
@@ -413,6 +415,7 @@ int gw_up_start(gw_t *g);
 void gw_up_stop(gw_t *g);
 /* An upstream record from connection c for op. */
 void gw_up_init(gw_t *g, gw_conn_t *c, const char *op, Im__Mq__V1__Upstream *up);
+#define GW_UP_REFUSED "could not queue the message, retry"   /* a refused send's `error`, now or from [P] */
 /* Queues the record for [P] (any thread); never blocks: IM_EUNAVAIL at once when
  * up_queue_max records already wait. A `send` Kafka then refuses is answered by [P]. */
 int gw_up_send(gw_t *g, const Im__Mq__V1__Upstream *u, const char *key, const char *trace);

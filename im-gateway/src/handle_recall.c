@@ -5,7 +5,6 @@
 #include "gateway.h"
 #include "im/conv.h"
 #include "im/log.h"
-#include "im/wire.h"
 
 #include <jansson.h>
 
@@ -31,13 +30,11 @@ void gw_recall_run(gw_t *g, gw_job_t *job)
     im_rpc_status_t st;
     int rc = im_rpc_client_call(g->logic.client, "Recall", &req.base, &resp, IM_CFG_GET(g->cfg.logic_timeout_ms),
                                 job->trace, &st);
-    json_t *frame = NULL;
     if (rc != IM_OK) {
-        frame = json_pack("{s:s, s:s, s:s}", "op", "error", "code", "unavailable", "message", "recall failed, retry");
-    } else {
-        Im__Logic__V1__RecallReply *r = (void *)resp;
-        if (r->error[0]) frame = json_pack("{s:s, s:s, s:s}", "op", "error", "code", r->error, "message", r->message);
-        protobuf_c_message_free_unpacked(resp, NULL);
+        gw_job_reply(job, 200, gw_error_frame("unavailable", "recall failed, retry", NULL));
+        return;
     }
-    if (frame) gw_job_reply(job, 200, im_wire_dump(frame));   /* success: no reply, `recalled` is pushed */
+    Im__Logic__V1__RecallReply *r = (void *)resp;
+    if (r->error[0]) gw_job_reply(job, 200, gw_error_frame(r->error, r->message, NULL));
+    protobuf_c_message_free_unpacked(resp, NULL);   /* success: no reply, `recalled` is pushed */
 }

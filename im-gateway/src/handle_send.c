@@ -62,7 +62,7 @@ void gw_handle_send(gw_t *g, gw_conn_t *c, void *msg)
     up.conversation_id = cid;
     im_trace_set(trace);
     if (gw_up_send(g, &up, cid, trace) != IM_OK) {
-        gw_ws_error(g, c, "unavailable", "could not queue the message, retry", cmid);
+        gw_ws_error(g, c, "unavailable", GW_UP_REFUSED, cmid);
     } else {
         im_metric_add(g->m_sends, 1);
         im_debug("ws.send", "user=%llu conn=%llx cmid=%s cid=%s", (unsigned long long)me,

@@ -37,20 +37,19 @@ void gw_sync_run(gw_t *g, gw_job_t *job)
     im_rpc_status_t st;
     int rc = im_rpc_client_call(g->logic.client, "GetMessages", &req.base, &resp,
                                 IM_CFG_GET(g->cfg.logic_timeout_ms), job->trace, &st);
-    json_t *frame;
     if (rc != IM_OK) {
-        frame = json_pack("{s:s, s:s, s:s}", "op", "error", "code", "unavailable", "message", "sync failed, retry");
-    } else {
-        Im__Logic__V1__GetMessagesReply *r = (void *)resp;
-        if (r->error[0]) {
-            frame = json_pack("{s:s, s:s, s:s}", "op", "error", "code", r->error, "message", r->message);
-        } else {
-            json_t *msgs = json_array();
-            for (size_t i = 0; i < r->n_messages; i++) json_array_append_new(msgs, im_wire_message(r->messages[i]));
-            frame = json_pack("{s:s, s:s, s:o, s:I}", "op", "sync", "conversation_id", job->path,
-                              "messages", msgs, "max_seq", (json_int_t)r->max_seq);
-        }
-        protobuf_c_message_free_unpacked(resp, NULL);
+        gw_job_reply(job, 200, gw_error_frame("unavailable", "sync failed, retry", NULL));
+        return;
     }
-    gw_job_reply(job, 200, im_wire_dump(frame));
+    Im__Logic__V1__GetMessagesReply *r = (void *)resp;
+    if (r->error[0]) {
+        gw_job_reply(job, 200, gw_error_frame(r->error, r->message, NULL));
+    } else {
+        json_t *msgs = json_array();
+        for (size_t i = 0; i < r->n_messages; i++) json_array_append_new(msgs, im_wire_message(r->messages[i]));
+        gw_job_reply(job, 200, im_wire_dump(json_pack("{s:s, s:s, s:o, s:I}", "op", "sync", "conversation_id",
+                                                      job->path, "messages", msgs, "max_seq",
+                                                      (json_int_t)r->max_seq)));
+    }
+    protobuf_c_message_free_unpacked(resp, NULL);
 }

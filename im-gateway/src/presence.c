@@ -42,6 +42,9 @@ static const char CHECK_SCRIPT[] =
     "if redis.call('DEL', KEYS[2]) == 0 then return 0 end "
     "redis.call('SET', KEYS[3], ARGV[1]) return 1";
 
+/* Replies each op's commands produce (gw_presence_append issues them). */
+static const int REPLIES[] = {[GW_SESS_CLOSE] = 2, [GW_SESS_ASSERT] = 3, [GW_SESS_OPEN] = 1};
+
 static void keys(uint64_t uid, char sess[64], char pres[64])
 {
     snprintf(sess, 64, IM_KEY_USER_SESSION, (unsigned long long)uid);
@@ -57,17 +60,17 @@ int gw_presence_append(gw_t *g, redisContext *c, const gw_sess_t *s)
     switch (s->open) {
     case GW_SESS_OPEN:
         redisAppendCommand(c, "EVAL %s 2 %s %s %s %s %d", OPEN_SCRIPT, sess, pres, conn, g->gateway_id, ttl);
-        return 1;
+        break;
     case GW_SESS_ASSERT:
         redisAppendCommand(c, "HSET %s %s %s", sess, conn, g->gateway_id);
         redisAppendCommand(c, "EXPIRE %s %d", sess, ttl);
         redisAppendCommand(c, "EXPIRE %s %d", pres, ttl);
-        return 3;
+        break;
     default:
         redisAppendCommand(c, "HDEL %s %s", sess, conn);
         redisAppendCommand(c, "HLEN %s", sess);
-        return 2;
     }
+    return REPLIES[s->open];
 }
 
 /* The record that tells im-logic. */
@@ -100,7 +103,7 @@ static void note_absent(gw_t *g, uint64_t uid)
 
 int gw_presence_read(gw_t *g, redisContext *c, const gw_sess_t *s)
 {
-    int n = s->open == GW_SESS_OPEN ? 1 : s->open == GW_SESS_ASSERT ? 3 : 2, rc = IM_OK;
+    int n = REPLIES[s->open], rc = IM_OK;
     for (int i = 0; i < n; i++) {
         redisReply *r = NULL;
         int e = im_redis_reply(c, &r, "session.write");

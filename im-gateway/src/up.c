@@ -13,9 +13,7 @@
 #include "im/clock.h"
 #include "im/log.h"
 #include "im/names.h"
-#include "im/wire.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,8 +32,7 @@ static void refuse(gw_t *g, const gw_upmsg_t *m)
 {
     gw_job_t *job = im_calloc(1, sizeof *job);
     job->conn_id = m->conn_id;
-    job->resp = im_wire_dump(json_pack("{s:s, s:s, s:s, s:s}", "op", "error", "code", "unavailable", "message",
-                                       "could not queue the message, retry", "cmid", m->cmid));
+    job->resp = gw_error_frame("unavailable", GW_UP_REFUSED, m->cmid);
     if (im_queue_push(&g->done, &job->node) != IM_OK) gw_job_free(job);   /* [S] is gone */
 }
 

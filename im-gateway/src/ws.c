@@ -28,11 +28,16 @@ static gw_t *gw_of(struct lws *wsi)
     return lws_context_user(lws_get_context(wsi));
 }
 
-void gw_ws_error(gw_t *g, gw_conn_t *c, const char *code, const char *message, const char *cmid)
+char *gw_error_frame(const char *code, const char *message, const char *cmid)
 {
     json_t *o = json_pack("{s:s, s:s, s:s}", "op", "error", "code", code, "message", message);
     if (cmid && *cmid) json_object_set_new(o, "cmid", json_string(cmid));
-    char *text = im_wire_dump(o);
+    return im_wire_dump(o);
+}
+
+void gw_ws_error(gw_t *g, gw_conn_t *c, const char *code, const char *message, const char *cmid)
+{
+    char *text = gw_error_frame(code, message, cmid);
     gw_conn_send_text(g, c, text);
     im_free(text);
 }

@@ -142,17 +142,9 @@ static void group_typing(logic_t *l, const Im__Mq__V1__Upstream *up, uint64_t gi
     logic_group_t *g = logic_groups_add(&gs, gid);
     logic_group_ask(g, up->user_id);
     if (logic_groups_load(l, &gs, limit) == IM_OK && g->full && g->count <= limit &&
-        logic_group_role(g, up->user_id) > 0) {
-        logic_sessions_t s;
-        logic_sessions_load(l, &s, g->ids, g->nids);
-        logic_out_t out;
-        logic_out_init(&out);
-        const char *f = logic_out_keep(&out, peer_frame("typing", up->conversation_id, up->user_id, 0));
-        for (size_t i = 0; i < g->nids; i++)
-            if (g->ids[i] != up->user_id) logic_push_user(l, &out, &s, g->ids[i], 0, f, trace, 0);
-        logic_out_flush(l, &out);
-        logic_sessions_free(&s);
-    }
+        logic_group_role(g, up->user_id) > 0)
+        logic_push_to_users(l, g->ids, g->nids, up->user_id, peer_frame("typing", up->conversation_id, up->user_id, 0),
+                            trace);
     logic_groups_free(&gs);
 }
 
@@ -164,13 +156,5 @@ void logic_typing_handle(logic_t *l, const Im__Mq__V1__Upstream *up, const char 
         return;
     }
     uint64_t peer = im_conv_peer(up->conversation_id, up->user_id);
-    if (peer == 0) return;
-    logic_sessions_t s;
-    logic_sessions_load(l, &s, &peer, 1);
-    logic_out_t out;
-    logic_out_init(&out);
-    const char *f = logic_out_keep(&out, peer_frame("typing", up->conversation_id, up->user_id, 0));
-    logic_push_user(l, &out, &s, peer, 0, f, trace, 0);
-    logic_out_flush(l, &out);
-    logic_sessions_free(&s);
+    if (peer) logic_push_to_users(l, &peer, 1, 0, peer_frame("typing", up->conversation_id, up->user_id, 0), trace);
 }

@@ -15,23 +15,10 @@ static const char *const OPS[] = {"request", "accept", "decline", "unfriend", "b
 /* The request's frame to the recipient, from an RPC thread. */
 static void push_request(logic_t *l, uint64_t request_id, uint64_t from, uint64_t to, const char *message)
 {
-    Im__Repo__V1__GetUsersRequest q = IM__REPO__V1__GET_USERS_REQUEST__INIT;
-    q.n_user_ids = 1;
-    q.user_ids = &from;
-    ProtobufCMessage *rr = NULL;
-    if (logic_repo_call(l, "GetUsers", &q.base, &rr) != IM_OK) return;
-    Im__Repo__V1__GetUsersReply *r = (void *)rr;
-    if (r->n_users == 1) {
-        logic_sessions_t s;
-        logic_sessions_load(l, &s, &to, 1);
-        logic_out_t o;
-        logic_out_init(&o);
-        const char *frame = logic_out_keep(&o, logic_frame_friend_request(request_id, r->users[0], message));
-        logic_push_user(l, &o, &s, to, 0, frame, "", 0);
-        logic_out_flush(l, &o);
-        logic_sessions_free(&s);
-    }
-    protobuf_c_message_free_unpacked(rr, NULL);
+    Im__Repo__V1__GetUsersReply *r = logic_repo_users(l, &from, 1);
+    if (r == NULL) return;
+    if (r->n_users == 1) logic_push_to_users(l, &to, 1, 0, logic_frame_friend_request(request_id, r->users[0], message), "");
+    protobuf_c_message_free_unpacked(&r->base, NULL);
 }
 
 LOGIC_HANDLER(logic_handle_change_relation)

@@ -19,16 +19,6 @@ static int by_name(const void *a, const void *b)
     return c ? c : strcmp(x->username, y->username);
 }
 
-/* The profiles of ids (unknown ones left out); the reply for protobuf_c_message_free_unpacked. */
-static Im__Repo__V1__GetUsersReply *users_of(logic_t *l, uint64_t *ids, size_t n)
-{
-    Im__Repo__V1__GetUsersRequest q = IM__REPO__V1__GET_USERS_REQUEST__INIT;
-    q.n_user_ids = n;
-    q.user_ids = ids;
-    ProtobufCMessage *rr = NULL;
-    return logic_repo_call(l, "GetUsers", &q.base, &rr) == IM_OK ? (void *)rr : NULL;
-}
-
 static const Im__Common__V1__User *find(const Im__Repo__V1__GetUsersReply *u, uint64_t id)
 {
     for (size_t i = 0; i < u->n_users; i++)
@@ -46,13 +36,13 @@ static grpc_status_code requests(logic_t *l, uint64_t me, Im__Logic__V1__ListRel
     uint64_t *ids = im_calloc(r->n_requests + 1, sizeof *ids);
     for (size_t i = 0; i < r->n_requests; i++)
         ids[i] = r->requests[i]->from_id == me ? r->requests[i]->to_id : r->requests[i]->from_id;
-    Im__Repo__V1__GetUsersReply *u = r->n_requests ? users_of(l, ids, r->n_requests) : NULL;
+    Im__Repo__V1__GetUsersReply *u = r->n_requests ? logic_repo_users(l, ids, r->n_requests) : NULL;
     im_free(ids);
     if (r->n_requests && u == NULL) {
         protobuf_c_message_free_unpacked(rr, NULL);
         return GRPC_STATUS_UNAVAILABLE;
     }
-    Im__Repo__V1__GetUsersReply *mine = users_of(l, &me, 1);
+    Im__Repo__V1__GetUsersReply *mine = logic_repo_users(l, &me, 1);
     out->requests = im_rpc_alloc(call, (r->n_requests + 1) * sizeof *out->requests);
     for (size_t i = 0; mine && mine->n_users == 1 && i < r->n_requests; i++) {
         const Im__Repo__V1__FriendRequest *f = r->requests[i];
@@ -92,7 +82,7 @@ LOGIC_HANDLER(logic_handle_list_relations)
     Im__Repo__V1__GetRelationsReply *r = (void *)rr;
     uint64_t *ids = friends ? r->friend_ids : r->blocked_ids;
     size_t n = friends ? r->n_friend_ids : r->n_blocked_ids;
-    Im__Repo__V1__GetUsersReply *u = n ? users_of(l, ids, n) : NULL;
+    Im__Repo__V1__GetUsersReply *u = n ? logic_repo_users(l, ids, n) : NULL;
     grpc_status_code st = GRPC_STATUS_OK;
     if (n && u == NULL) {
         st = GRPC_STATUS_UNAVAILABLE;

@@ -28,14 +28,7 @@ static void push_recalled(logic_t *l, const char *cid, uint64_t seq, uint64_t by
             n = g->nids;
         }
     }
-    logic_sessions_t s;
-    logic_sessions_load(l, &s, ids, n);
-    logic_out_t o;
-    logic_out_init(&o);
-    const char *frame = logic_out_keep(&o, logic_frame_recalled(cid, seq, by));
-    for (size_t i = 0; i < n; i++) logic_push_user(l, &o, &s, ids[i], 0, frame, "", 0);
-    logic_out_flush(l, &o);
-    logic_sessions_free(&s);
+    logic_push_to_users(l, ids, n, 0, logic_frame_recalled(cid, seq, by), "");
     logic_groups_free(&gs);
 }
 

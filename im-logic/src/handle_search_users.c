@@ -16,15 +16,11 @@ static grpc_status_code by_ids(logic_t *l, const Im__Logic__V1__SearchUsersReque
         out->message = "at most 100 ids";
         return GRPC_STATUS_OK;
     }
-    Im__Repo__V1__GetUsersRequest q = IM__REPO__V1__GET_USERS_REQUEST__INIT;
-    q.n_user_ids = in->n_ids;
-    q.user_ids = in->ids;
-    ProtobufCMessage *rr = NULL;
-    if (logic_repo_call(l, "GetUsers", &q.base, &rr) != IM_OK) return GRPC_STATUS_UNAVAILABLE;
-    Im__Repo__V1__GetUsersReply *r = (void *)rr;
+    Im__Repo__V1__GetUsersReply *r = logic_repo_users(l, in->ids, in->n_ids);
+    if (r == NULL) return GRPC_STATUS_UNAVAILABLE;
     out->users = im_rpc_alloc(call, (r->n_users + 1) * sizeof *out->users);
     for (size_t i = 0; i < r->n_users; i++) out->users[out->n_users++] = logic_copy_user(call, r->users[i]);
-    protobuf_c_message_free_unpacked(rr, NULL);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
     return GRPC_STATUS_OK;
 }
 

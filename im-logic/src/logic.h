@@ -177,6 +177,9 @@ extern const im_cfg_field_t logic_config_table[];
 /* ---- rpc.c ---- */
 int logic_rpc_start(logic_t *l);
 /* Calls im-repo with the logic deadline; frees nothing. *resp as im_rpc_client_call. */
+/* im-repo GetUsers: the profiles of ids (unknown ones left out), or NULL if im-repo did
+ * not answer; free with protobuf_c_message_free_unpacked(&reply->base, NULL). */
+Im__Repo__V1__GetUsersReply *logic_repo_users(logic_t *l, const uint64_t *ids, size_t n);
 int logic_repo_call(logic_t *l, const char *method, const ProtobufCMessage *req,
                     ProtobufCMessage **resp);
 
@@ -287,6 +290,11 @@ size_t logic_push_user(logic_t *l, logic_out_t *o, const logic_sessions_t *s, ui
 /* A `notify` frame of (cid, seq) to every connection of user_id; on how many gateways. */
 size_t logic_push_notify(logic_t *l, logic_out_t *o, const logic_sessions_t *s, uint64_t user_id,
                          const char *frame, const char *cid, uint64_t seq);
+/* Outside a batch (an RPC, typing, [fanout]...): frame (taken) to every connection of the
+ * users but except_user (0: none), their sessions read in one round trip, one record per
+ * gateway. */
+void logic_push_to_users(logic_t *l, const uint64_t *uids, size_t n, uint64_t except_user, char *frame,
+                         const char *trace);
 /* One offline_push task of it's message for user_id. */
 void logic_push_offline(logic_t *l, const logic_send_t *it, uint64_t user_id);
 
@@ -295,6 +303,8 @@ void logic_push_offline(logic_t *l, const logic_send_t *it, uint64_t user_id);
  * sending connection, offline_push for offline members (not for events). Read diffusion:
  * `msg` to the sender's other connections, the mentioned (all online members for @all) and
  * also_to; the rest wait for logic_push_group_notifies. */
+/* The message mentions @all (its one mention is IM_WIRE_MENTION_ALL). */
+int logic_mentions_all(const logic_send_t *it);
 void logic_push_group(logic_t *l, logic_out_t *o, const logic_sessions_t *s, logic_groups_t *gs,
                       const logic_send_t *it);
 /* After a batch's items: one fanout job per large group, a `notify {conversation_id,

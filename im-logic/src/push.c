@@ -164,3 +164,17 @@ void logic_push_message(logic_t *l, logic_out_t *o, const logic_sessions_t *s, c
     /* the sender's other connections */
     logic_push_user(l, o, s, it->up->user_id, it->up->conn_id, frame, it->trace, 0);
 }
+
+void logic_push_to_users(logic_t *l, const uint64_t *uids, size_t n, uint64_t except_user, char *frame,
+                         const char *trace)
+{
+    logic_sessions_t s;
+    logic_sessions_load(l, &s, uids, n);
+    logic_out_t o;
+    logic_out_init(&o);
+    const char *f = logic_out_keep(&o, frame);
+    for (size_t i = 0; i < n; i++)
+        if (uids[i] != except_user) logic_push_user(l, &o, &s, uids[i], 0, f, trace, 0);
+    logic_out_flush(l, &o);
+    logic_sessions_free(&s);
+}

@@ -35,7 +35,7 @@ static void full(logic_t *l, logic_out_t *o, const logic_sessions_t *s, logic_gr
     note_got(g, uid);
 }
 
-static int mentions_all(const logic_send_t *it)
+int logic_mentions_all(const logic_send_t *it)
 {
     return it->msg.n_mentions == 1 && it->msg.mentions[0] == IM_WIRE_MENTION_ALL;
 }
@@ -53,7 +53,7 @@ void logic_push_group(logic_t *l, logic_out_t *o, const logic_sessions_t *s, log
     if (g == NULL) return;   /* an event of a group with no members left */
     note_got(g, sender);
     int offline = !it->system;
-    if (!g->large || mentions_all(it)) {
+    if (!g->large || logic_mentions_all(it)) {
         offline = offline && !g->large;   /* @all in a large group: no mass offline push */
         for (size_t i = 0; i < g->nids; i++)
             if (g->ids[i] != sender) full(l, o, s, g, it, g->ids[i], frame, offline);

@@ -14,8 +14,8 @@
 
 typedef struct {
     uint64_t uid;
-    Im__Repo__V1__GetRelationsReply *rel;   /* after a miss; freed here */
-} miss_t;
+    Im__Repo__V1__GetRelationsReply *rel;   /* fetched after a miss; freed here */
+} fetched_t;
 
 static int has(const uint64_t *ids, size_t n, uint64_t id)
 {
@@ -43,7 +43,7 @@ int logic_send_check_relations(logic_t *l, logic_send_t *items, size_t n)
     size_t todo = 0;
     for (size_t i = 0; i < n; i++) todo += checked(&items[i]);
     if (todo == 0) return IM_OK;   /* group sends and events only */
-    char *state = im_calloc(n + 1, 1);   /* per item: 0 unread, 1 answered, 2 miss */
+    char *miss = im_calloc(n + 1, 1);   /* per item: the cache could not answer */
     redisContext *c = im_redis_acquire(l->redis);
     for (size_t i = 0; c && i < n; i++)
         if (checked(&items[i])) {
@@ -59,37 +59,36 @@ int logic_send_check_relations(logic_t *l, logic_send_t *items, size_t n)
         if (e == IM_OK && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING) {
             const char *v = r->element[1]->type == REDIS_REPLY_STRING ? r->element[1]->str : "";
             judge(l, &items[i], strchr(v, 'f') != NULL, strchr(v, 'b') != NULL);
-            state[i] = 1;
         } else {
-            state[i] = 2;
+            miss[i] = 1;
         }
         if (r) freeReplyObject(r);
     }
     if (c) im_redis_release(l->redis, c, broken);
     /* misses: im-repo, once per recipient */
-    miss_t *miss = im_calloc(n + 1, sizeof *miss);
-    size_t nmiss = 0;
+    fetched_t *got = im_calloc(n + 1, sizeof *got);
+    size_t ngot = 0;
     int rc = IM_OK;
     for (size_t i = 0; rc == IM_OK && i < n; i++) {
-        if (state[i] != 2) continue;
+        if (!miss[i]) continue;
         uint64_t to = items[i].up->to_user;
         size_t k = 0;
-        while (k < nmiss && miss[k].uid != to) k++;
-        if (k == nmiss) {
+        while (k < ngot && got[k].uid != to) k++;
+        if (k == ngot) {
             Im__Repo__V1__GetRelationsRequest q = IM__REPO__V1__GET_RELATIONS_REQUEST__INIT;
             q.user_id = to;
             ProtobufCMessage *rr = NULL;
             if ((rc = logic_repo_call(l, "GetRelations", &q.base, &rr)) != IM_OK) break;
-            miss[nmiss].uid = to;
-            miss[nmiss++].rel = (void *)rr;
+            got[ngot].uid = to;
+            got[ngot++].rel = (void *)rr;
         }
-        const Im__Repo__V1__GetRelationsReply *rel = miss[k].rel;
+        const Im__Repo__V1__GetRelationsReply *rel = got[k].rel;
         uint64_t from = items[i].up->user_id;
         judge(l, &items[i], has(rel->friend_ids, rel->n_friend_ids, from),
               has(rel->blocked_ids, rel->n_blocked_ids, from));
     }
-    for (size_t k = 0; k < nmiss; k++) protobuf_c_message_free_unpacked(&miss[k].rel->base, NULL);
+    for (size_t k = 0; k < ngot; k++) protobuf_c_message_free_unpacked(&got[k].rel->base, NULL);
+    im_free(got);
     im_free(miss);
-    im_free(state);
     return rc;
 }

@@ -43,3 +43,12 @@ int logic_repo_call(logic_t *l, const char *method, const ProtobufCMessage *req,
                            method, im_strerror(rc), (int)st.code, st.message);
     return rc;
 }
+
+Im__Repo__V1__GetUsersReply *logic_repo_users(logic_t *l, const uint64_t *ids, size_t n)
+{
+    Im__Repo__V1__GetUsersRequest q = IM__REPO__V1__GET_USERS_REQUEST__INIT;
+    q.n_user_ids = n;
+    q.user_ids = (uint64_t *)ids;
+    ProtobufCMessage *rr = NULL;
+    return logic_repo_call(l, "GetUsers", &q.base, &rr) == IM_OK ? (void *)rr : NULL;
+}

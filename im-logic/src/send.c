@@ -12,7 +12,6 @@
 #include "im/log.h"
 #include "im/names.h"
 #include "im/text.h"
-#include "im/wire.h"
 #include "logic.h"
 
 #include <stdio.h>
@@ -202,8 +201,7 @@ static uint64_t *push_uids(const logic_send_t *items, size_t n, const logic_grou
         for (size_t j = 0; j < it->up->n_also_to; j++) uids[k++] = it->up->also_to[j];
         const logic_group_t *g = it->gid ? logic_groups_find(gs, it->gid) : NULL;
         if (g == NULL || im_u64map_get(&seen, g->gid)) continue;
-        int all = it->msg.n_mentions == 1 && it->msg.mentions[0] == IM_WIRE_MENTION_ALL;
-        if (g->large && !all) {
+        if (g->large && !logic_mentions_all(it)) {
             for (size_t j = 0; j < it->msg.n_mentions; j++) uids[k++] = it->msg.mentions[j];
             continue;
         }
