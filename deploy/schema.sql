@@ -143,6 +143,35 @@ CREATE TABLE IF NOT EXISTS `blocks` (
   PRIMARY KEY (`user_id`, `blocked_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
+-- One row per upload (POST /api/files). The bytes are content-addressed: the gateways'
+-- store keeps them under sha256, so two uploads of the same bytes share them while each
+-- keeps its own row (uploader, name). content_type is sniffed from the bytes.
+CREATE TABLE IF NOT EXISTS `files` (
+  `id` BIGINT UNSIGNED NOT NULL,                     -- snowflake, the file_id
+  `uploader_id` BIGINT UNSIGNED NOT NULL,
+  `sha256` CHAR(64) NOT NULL,
+  `size` BIGINT UNSIGNED NOT NULL,
+  `content_type` VARCHAR(127) NOT NULL,
+  `name` VARCHAR(255) NOT NULL,
+  `width` INT UNSIGNED NOT NULL DEFAULT 0,           -- images only
+  `height` INT UNSIGNED NOT NULL DEFAULT 0,
+  `has_thumb` TINYINT(1) NOT NULL DEFAULT 0,
+  `public` TINYINT(1) NOT NULL DEFAULT 0,            -- an avatar: any signed-in user may read it
+  `created_at` TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- Which stored messages carry a file: the read check of everyone but its uploader (a
+-- participant of one of these conversations may read it). Written in the messages'
+-- transaction; a recall deletes its message's row.
+CREATE TABLE IF NOT EXISTS `file_refs` (
+  `file_id` BIGINT UNSIGNED NOT NULL,
+  `conversation_id` VARCHAR(64) NOT NULL,
+  `seq` BIGINT UNSIGNED NOT NULL,
+  PRIMARY KEY (`file_id`, `conversation_id`, `seq`),
+  KEY `idx_message` (`conversation_id`, `seq`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
 -- Upgrade block: what the CREATE TABLEs above gained later, for databases made before.
 -- MySQL 8 has no ADD COLUMN IF NOT EXISTS, so each change runs only when
 -- information_schema says it is missing (one prepared statement each: the same text works

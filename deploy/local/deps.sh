@@ -8,7 +8,7 @@ PKGS=(
   build-essential cmake pkg-config git curl ca-certificates procps lsof
   libwebsockets-dev libuv1-dev libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
   librdkafka-dev libhiredis-dev default-libmysqlclient-dev libcurl4-openssl-dev
-  libjansson-dev libjwt-dev libsodium-dev libssl-dev
+  libjansson-dev libjwt-dev libsodium-dev libssl-dev libvips-dev libmagic-dev
   mariadb-server mariadb-client redis-server redis-tools etcd-server etcd-client
   openjdk-17-jre-headless maven kcat
   python3 python3-grpcio python3-grpc-tools python3-pytest python3-websocket

@@ -29,6 +29,7 @@ export CIM_JWT_SECRET=$(cat "$RUN/jwt_secret")
 export CIM_ETCD_ENDPOINTS="http://127.0.0.1:$CIM_ETCD_PORT"
 export CIM_KAFKA_BROKERS="127.0.0.1:$CIM_KAFKA_PORT"
 export CIM_WEB_ROOT="$ROOT/web"
+export CIM_FILES_DIR="$RUN/files"   # uploads, shared by the gateways
 # Every client of a local cluster logs in from 127.0.0.1, the browser as much as im-bench
 # registering thousands of users: the per-address login limit of a public gateway (30 a
 # minute) would refuse them. Per-username limits stay as configured.

@@ -53,8 +53,8 @@ void gw_reply_json(gw_job_t *job, int status, void *json)
 
 void *gw_json_user(const Im__Common__V1__User *u)
 {
-    return json_pack("{s:I, s:s, s:s}", "user_id", (json_int_t)u->user_id, "username",
-                     u->username, "nickname", u->nickname);
+    return json_pack("{s:I, s:s, s:s, s:s}", "user_id", (json_int_t)u->user_id, "username",
+                     u->username, "nickname", u->nickname, "avatar_url", u->avatar_url);
 }
 
 int gw_query_str(const char *query, const char *name, char *out, size_t outlen)

@@ -39,6 +39,11 @@
  *     routes.c maps method + path pattern ("/api/groups/{}/members/{}") to the handler;
  *     group endpoints are api_group*.c, their shared parts api_group_util.c.
  *   WebSocket `sync` takes the REST path's workers too (handle_sync.c).
+ *   Files: POST /api/files -> [S] http.c writes the body to a temp file of the store
+ *       -> [W] api_file_upload.c (media.c: sha256, libmagic, libvips thumbnail; store.c
+ *       moves it under its sha256) -grpc-> im-logic SaveFile (the row);
+ *     GET /api/files/{id}[/thumb] -> [W] api_file_get.c (im-logic GetFile: may this user
+ *       read it?) -> [S] http.c streams it, one chunk per WRITEABLE.
  *   Heartbeat: clients `ping` every heartbeat_s; one 1 s lws timer (conns.c) sweeps
  *   connections idle for 2.5 x heartbeat_s: no timer per connection.
  *   Static files: [S] served by lws from web_root (mount "/").
@@ -91,9 +96,24 @@ typedef struct {
     int presence_grace_ms;    /* live: a user offline this long before it is announced */
     char *redis_host;
     int redis_port;
+    char *files_dir;          /* the store of uploads (store.c), shared by every gateway */
+    int max_upload;           /* largest POST /api/files body, bytes */
+    int thumb_px;             /* thumbnails fit in this square */
+    int image_max_px;         /* larger images (width x height) are kept as plain files */
 } gw_config_t;
 
 typedef struct gw_job_s gw_job_t;
+
+/* A stored file to send as a REST reply instead of JSON (api_file_get.c sets it on [W],
+ * [S] streams it in chunks: http.c). Owned by its job; fd closed by gw_job_free. */
+typedef struct {
+    int fd;
+    uint64_t off, len;        /* the bytes to send (a range, or all) */
+    uint64_t total;           /* the file's size, for Content-Range */
+    uint64_t sent;
+    char content_type[128];
+    char disposition[320];    /* Content-Disposition value */
+} gw_serve_t;
 typedef struct gw_s gw_t;
 
 /* A REST handler: runs on a [W] worker, reads job->req_*, sets job->status and job->resp. */
@@ -122,13 +142,19 @@ struct gw_job_s {
     uint64_t conn_id;         /* WebSocket job (sync): the connection to answer, else 0 */
     int status;               /* HTTP status of the reply */
     char *resp;               /* reply body (JSON), owned by the job */
+    /* POST /api/files: the body goes to a temp file of the store instead of `body` */
+    int upload_fd;            /* [S] writes it while the body arrives; -1 otherwise */
+    char *upload_path;        /* the temp file; unlinked by gw_job_free unless taken (NULL) */
+    char name[256];           /* X-File-Name, percent-decoded */
+    char range[64];           /* a GET's Range header, "" if none */
+    gw_serve_t *serve;        /* a file reply (206 with Content-Range for a range) */
 };
 
 /* REST state of one HTTP connection ([S] only). */
 typedef struct {
     gw_job_t *job;            /* the request in progress, NULL if none */
     int state;                /* http.c JOB_* */
-    int too_large;            /* body went past max_body: answered 413, body discarded */
+    int too_large;            /* body went past max_body (max_upload): answered 413, body discarded */
 } gw_http_t;
 
 /* A frame shared by every connection it goes to; freed when the last one wrote it. */
@@ -298,15 +324,38 @@ void gw_jobs_submit(gw_t *g, gw_job_t *job);     /* [S] */
  * takes query (im_sprintf). */
 void gw_ws_submit(gw_t *g, gw_conn_t *c, gw_api_fn fn, const char *method, const char *path, char *query);
 void gw_jobs_free_done(gw_t *g);                 /* after lws is gone: frees unanswered jobs */
-void gw_job_free(gw_job_t *job);
+gw_job_t *gw_job_new(void);                      /* a fresh trace id, an empty body */
+void gw_job_free(gw_job_t *job);                 /* also drops an upload's temp file */
 void gw_job_reply(gw_job_t *job, int status, char *json);   /* [W]: takes ownership of json */
 void gw_job_error(gw_job_t *job, int status, const char *code, const char *message);
 
 /* ---- routes.c ---- */
-/* The handler for method + path; *auth says whether it needs a bearer token. */
-/* The handler for method + path; *auth says whether it needs a bearer token; the path's
- * {} segments go to params. NULL: no such endpoint. */
-gw_api_fn gw_route(const char *method, const char *path, int *auth, char params[2][64]);
+/* The handler for method + path; *auth says whether it needs a bearer token, *upload
+ * whether its body is a file (to the store, not memory); the path's {} segments go to
+ * params. NULL: no such endpoint. */
+gw_api_fn gw_route(const char *method, const char *path, int *auth, int *upload, char params[2][64]);
+
+/* ---- store.c: uploaded bytes, content-addressed under files_dir ---- */
+/* The interface a store backend implements (this one: a folder shared by the gateways):
+ *   files_dir/tmp/{gateway_id}.*      uploads being received or probed
+ *   files_dir/{k[0..1]}/{k}            the bytes under key k (sha256 hex, or sha256.thumb.jpg) */
+int gw_store_init(gw_t *g);                          /* main: folders; this gateway's stale temps go */
+int gw_store_tmp(gw_t *g, char **path);              /* a new temp file: its fd, *path malloc'd */
+int gw_store_put(gw_t *g, const char *tmp, const char *key);   /* moves tmp in (kept if present) */
+int gw_store_open(gw_t *g, const char *key, uint64_t *size);   /* fd to read, or -1 */
+
+/* ---- media.c: what an upload is, from its bytes ([W]) ---- */
+typedef struct {
+    char sha256[65];          /* hex */
+    uint64_t size;
+    char content_type[128];   /* sniffed (libmagic) */
+    int width, height;        /* an image (png, jpeg, gif, webp) within image_max_px, else 0 */
+    int thumb;                /* the thumbnail was written */
+} gw_media_t;
+int gw_media_init(void);      /* main, before the workers */
+void gw_media_fini(void);     /* main, after them */
+/* Measures the file at path; for an image writes a JPEG thumbnail (fits px x px) to thumb. */
+int gw_media_probe(const char *path, const char *thumb, int px, int max_px, gw_media_t *out);
 
 /* ---- api_*.c: REST handlers, one file each ([W]) ---- */
 void gw_api_ping(gw_t *g, gw_job_t *job);
@@ -314,6 +363,9 @@ void gw_api_register(gw_t *g, gw_job_t *job);
 void gw_api_login(gw_t *g, gw_job_t *job);
 void gw_api_me(gw_t *g, gw_job_t *job);
 void gw_api_me_update(gw_t *g, gw_job_t *job);
+void gw_api_file_upload(gw_t *g, gw_job_t *job);
+void gw_api_file_get(gw_t *g, gw_job_t *job);     /* the bytes */
+void gw_api_file_thumb(gw_t *g, gw_job_t *job);   /* an image's thumbnail */
 void gw_api_logout(gw_t *g, gw_job_t *job);
 /* api_relation_change.c: Logic.ChangeRelation */
 void gw_api_friend_request(gw_t *g, gw_job_t *job);

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* Authenticated REST calls share rest_rate per user across the gateways (limits.c);
  * WebSocket jobs (sync, recall) and a logout are never refused here. */
@@ -85,9 +86,23 @@ void gw_jobs_submit(gw_t *g, gw_job_t *job)
     im_queue_push(&g->done, &job->node);   /* [S] is running, so `done` is still open */
 }
 
+gw_job_t *gw_job_new(void)
+{
+    gw_job_t *job = im_calloc(1, sizeof *job);
+    job->upload_fd = -1;
+    job->body = im_strdup("");
+    im_trace_new(job->trace);
+    return job;
+}
+
 void gw_job_free(gw_job_t *job)
 {
     if (job == NULL) return;
+    if (job->upload_fd >= 0) close(job->upload_fd);
+    if (job->upload_path) unlink(job->upload_path);   /* not taken by the store */
+    im_free(job->upload_path);
+    if (job->serve) close(job->serve->fd);
+    im_free(job->serve);
     im_free(job->query);
     im_free(job->body);
     im_free(job->resp);
@@ -108,14 +123,12 @@ void gw_job_error(gw_job_t *job, int status, const char *code, const char *messa
 
 void gw_ws_submit(gw_t *g, gw_conn_t *c, gw_api_fn fn, const char *method, const char *path, char *query)
 {
-    gw_job_t *job = im_calloc(1, sizeof *job);
+    gw_job_t *job = gw_job_new();
     job->fn = fn;
     job->conn_id = c->id;
     job->user_id = c->user->id;
     snprintf(job->method, sizeof job->method, "%s", method);
     snprintf(job->path, sizeof job->path, "%s", path);
     job->query = query;
-    job->body = im_strdup("");
-    im_trace_new(job->trace);
     gw_jobs_submit(g, job);
 }

@@ -32,6 +32,7 @@ static int start(gw_t *g)
     im_discovery_set_breaker(&g->logic, &g->cfg.common.breaker);
     gw_session_start(g);
     if ((rc = gw_up_start(g)) != IM_OK) return rc;
+    if ((rc = gw_store_init(g)) != IM_OK || (rc = gw_media_init()) != IM_OK) return rc;
     gw_jobs_start(g);
     if ((rc = gw_server_start(g)) != IM_OK) return rc;
     if ((rc = gw_down_start(g)) != IM_OK) return rc;
@@ -53,6 +54,7 @@ static void stop(gw_t *g)
     gw_server_stop(g);       /* [S] stops: no new jobs, sends or session posts */
     gw_cursors_flush(g);     /* the acks and reads [S] still held */
     gw_jobs_stop(g);         /* workers finish the call in hand and exit */
+    gw_media_fini();
     gw_down_stop(g);         /* [D] stops */
     gw_revoke_stop(g);       /* [V] stops */
     gw_server_destroy(g);    /* closes every connection */

@@ -11,12 +11,16 @@ static const struct {
     const char *pattern;
     int auth;            /* needs `Authorization: Bearer <jwt>` */
     gw_api_fn fn;
+    int upload;          /* the body is a file: streamed to the store, up to max_upload */
 } routes[] = {
     {"GET", "/api/ping", 0, gw_api_ping},
     {"POST", "/api/register", 0, gw_api_register},
     {"POST", "/api/login", 0, gw_api_login},
     {"GET", "/api/me", 1, gw_api_me},
     {"PATCH", "/api/me", 1, gw_api_me_update},
+    {"POST", "/api/files", 1, gw_api_file_upload, 1},
+    {"GET", "/api/files/{}", 1, gw_api_file_get},
+    {"GET", "/api/files/{}/thumb", 1, gw_api_file_thumb},
     {"POST", "/api/logout", 1, gw_api_logout},
     {"POST", "/api/friends/requests", 1, gw_api_friend_request},
     {"GET", "/api/friends/requests", 1, gw_api_friend_requests},
@@ -62,11 +66,12 @@ static int match(const char *pattern, const char *path, char params[2][64])
     return *pattern == '\0' && *path == '\0';
 }
 
-gw_api_fn gw_route(const char *method, const char *path, int *auth, char params[2][64])
+gw_api_fn gw_route(const char *method, const char *path, int *auth, int *upload, char params[2][64])
 {
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (strcmp(method, routes[i].method) == 0 && match(routes[i].pattern, path, params)) {
             *auth = routes[i].auth;
+            *upload = routes[i].upload;
             return routes[i].fn;
         }
     return NULL;

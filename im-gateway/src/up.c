@@ -30,7 +30,7 @@ typedef struct {
 /* [P]: a refused send's `error`, to [S] as a WebSocket reply. */
 static void refuse(gw_t *g, const gw_upmsg_t *m)
 {
-    gw_job_t *job = im_calloc(1, sizeof *job);
+    gw_job_t *job = gw_job_new();
     job->conn_id = m->conn_id;
     job->resp = gw_error_frame("unavailable", GW_UP_REFUSED, m->cmid);
     if (im_queue_push(&g->done, &job->node) != IM_OK) gw_job_free(job);   /* [S] is gone */

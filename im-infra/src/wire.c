@@ -23,6 +23,20 @@ json_t *im_wire_message(const Im__Common__V1__Message *m)
     return o;
 }
 
+json_t *im_wire_file(const Im__Common__V1__File *f)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)f->file_id);
+    json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:I}", "file_id", id, "size", (json_int_t)f->size, "content_type",
+                          f->content_type, "name", f->name, "created_at", (json_int_t)f->created_at);
+    if (f->width) {
+        json_object_set_new(o, "width", json_integer(f->width));
+        json_object_set_new(o, "height", json_integer(f->height));
+    }
+    if (f->has_thumb) json_object_set_new(o, "thumb", json_true());
+    return o;
+}
+
 char *im_wire_dump(json_t *o)
 {
     char *text = json_dumps(o, JSON_COMPACT);

@@ -57,3 +57,15 @@ void logic_user_reply(im_rpc_call_t *call, Im__Logic__V1__UserReply *out, const 
         out->message = "no such user";
     }
 }
+
+Im__Common__V1__File *logic_copy_file(im_rpc_call_t *call, const Im__Common__V1__File *f)
+{
+    Im__Common__V1__File *c = im_rpc_alloc(call, sizeof *c);
+    *c = *f;
+    c->base.n_unknown_fields = 0;
+    c->base.unknown_fields = NULL;
+    c->sha256 = im_rpc_strdup(call, f->sha256);
+    c->content_type = im_rpc_strdup(call, f->content_type);
+    c->name = im_rpc_strdup(call, f->name);
+    return c;
+}

@@ -143,6 +143,7 @@ typedef struct {
     uint64_t members[2];            /* single: both users; group: the sender only */
     size_t n_members;
     uint64_t mention_all[1];        /* {IM_WIRE_MENTION_ALL}: msg.mentions of an @all */
+    uint64_t file_id;               /* an image or file: the upload it carries (send_files.c) */
     Im__Common__V1__Message msg;    /* the message as stored; strings point into up and cid */
 } logic_send_t;
 
@@ -182,6 +183,9 @@ int logic_rpc_start(logic_t *l);
 Im__Repo__V1__GetUsersReply *logic_repo_users(logic_t *l, const uint64_t *ids, size_t n);
 int logic_repo_call(logic_t *l, const char *method, const ProtobufCMessage *req,
                     ProtobufCMessage **resp);
+/* im-repo GetFiles: for each i, file_ids[i]'s row and whether user_ids[i] may read it;
+ * NULL if im-repo did not answer. Free like logic_repo_users'. */
+Im__Repo__V1__GetFilesReply *logic_repo_files(logic_t *l, const uint64_t *user_ids, const uint64_t *file_ids, size_t n);
 
 /* ---- consume.c ---- */
 int logic_consume_start(logic_t *l);
@@ -203,6 +207,12 @@ void logic_send_refuse(logic_send_t *it, const char *code, const char *msg);   /
 
 /* ---- relations.c: single chats against the recipient's friends and blocks ---- */
 int logic_send_check_relations(logic_t *l, logic_send_t *items, size_t n);
+
+/* ---- send_files.c: images and files in a batch ---- */
+/* Refuses type 2/3 sends naming a file the sender may not read (or a non-image as an
+ * image) and rebuilds the others' content from the file's row; IM_OK, else an error that
+ * retries the batch (im-repo down). */
+int logic_send_check_files(logic_t *l, logic_send_t *items, size_t n);
 
 /* ---- send_group.c: group sends and events in a batch ---- */
 /* Loads the batch's groups (one script per distinct group) into gs and refuses group
@@ -336,6 +346,7 @@ void logic_user_reply(im_rpc_call_t *call, Im__Logic__V1__UserReply *out, const 
 Im__Common__V1__Message *logic_copy_message(im_rpc_call_t *call, const Im__Common__V1__Message *m);
 Im__Common__V1__Group *logic_copy_group(im_rpc_call_t *call, const Im__Common__V1__Group *g);
 Im__Common__V1__Member *logic_copy_member(im_rpc_call_t *call, const Im__Common__V1__Member *m);
+Im__Common__V1__File *logic_copy_file(im_rpc_call_t *call, const Im__Common__V1__File *f);
 
 /* ---- group_event.c: group system messages ([rpc-N]) ---- */
 /* A group event as a type-100 message in g_{gid}: an Upstream op "system" (cmid
@@ -369,6 +380,8 @@ LOGIC_HANDLER(logic_handle_update_me);
 LOGIC_HANDLER(logic_handle_change_relation);
 LOGIC_HANDLER(logic_handle_list_relations);
 LOGIC_HANDLER(logic_handle_recall);
+LOGIC_HANDLER(logic_handle_save_file);
+LOGIC_HANDLER(logic_handle_get_file);
 LOGIC_HANDLER(logic_handle_list_conversations);
 LOGIC_HANDLER(logic_handle_get_messages);
 LOGIC_HANDLER(logic_handle_update_cursor);

@@ -14,6 +14,8 @@ static const im_rpc_method_t methods[] = {
     {"ChangeRelation", logic_handle_change_relation},
     {"ListRelations", logic_handle_list_relations},
     {"Recall", logic_handle_recall},
+    {"SaveFile", logic_handle_save_file},
+    {"GetFile", logic_handle_get_file},
     {"ListConversations", logic_handle_list_conversations},
     {"GetMessages", logic_handle_get_messages},
     {"UpdateCursor", logic_handle_update_cursor},
@@ -51,4 +53,27 @@ Im__Repo__V1__GetUsersReply *logic_repo_users(logic_t *l, const uint64_t *ids, s
     q.user_ids = (uint64_t *)ids;
     ProtobufCMessage *rr = NULL;
     return logic_repo_call(l, "GetUsers", &q.base, &rr) == IM_OK ? (void *)rr : NULL;
+}
+
+Im__Repo__V1__GetFilesReply *logic_repo_files(logic_t *l, const uint64_t *user_ids, const uint64_t *file_ids, size_t n)
+{
+    Im__Repo__V1__FileAccess *items = im_calloc(n, sizeof *items);
+    Im__Repo__V1__FileAccess **ptrs = im_calloc(n, sizeof *ptrs);
+    for (size_t i = 0; i < n; i++) {
+        im__repo__v1__file_access__init(&items[i]);
+        items[i].user_id = user_ids[i];
+        items[i].file_id = file_ids[i];
+        ptrs[i] = &items[i];
+    }
+    Im__Repo__V1__GetFilesRequest q = IM__REPO__V1__GET_FILES_REQUEST__INIT;
+    q.n_items = n;
+    q.items = ptrs;
+    ProtobufCMessage *rr = NULL;
+    int rc = logic_repo_call(l, "GetFiles", &q.base, &rr);
+    im_free(items);
+    im_free(ptrs);
+    Im__Repo__V1__GetFilesReply *r = (void *)rr;
+    if (rc == IM_OK && r->n_results == n) return r;
+    if (rr) protobuf_c_message_free_unpacked(rr, NULL);
+    return NULL;
 }

@@ -1,7 +1,8 @@
 /* send.c — the send pipeline over one batch of upstream `send` records ([consume]).
  *
  * validate -> recipients exist (a cache, else one GetUsers) -> group members, sender and
- * mentions (send_group.c: one script per distinct group) -> dedup lookup + seq +
+ * mentions (send_group.c: one script per distinct group) -> images and files (send_files.c:
+ * one GetFiles, only when the batch has some) -> dedup lookup + seq +
  * snowflake id (one pipeline) -> SaveMessages (one call, one transaction) -> dedup store
  * and sessions (one pipeline) -> ack + push (one record per gateway).
  * Round trips per batch, not per message. Nothing is acked or pushed before
@@ -123,6 +124,7 @@ static int save(logic_t *l, logic_send_t *items, size_t n, size_t *conflicts)
         store[m].n_members = items[i].n_members;
         store[m].members = items[i].members;
         store[m].trace = items[i].trace;
+        store[m].file_id = items[i].file_id;
         ptrs[m] = &store[m];
         idx[m++] = i;
     }
@@ -300,7 +302,8 @@ int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
     if (rc != IM_OK) return rc;
     logic_groups_t groups;
     logic_groups_init(&groups);
-    if ((rc = logic_send_check_groups(l, items, n, &groups)) != IM_OK) {
+    if ((rc = logic_send_check_groups(l, items, n, &groups)) != IM_OK ||
+        (rc = logic_send_check_files(l, items, n)) != IM_OK) {
         logic_groups_free(&groups);
         return rc;
     }

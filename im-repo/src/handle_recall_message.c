@@ -3,7 +3,8 @@
  *         (after it: recall_expired), or an owner or admin of the group at any time
  *   what  not a system message; one already recalled answers OK with changed = false
  *   how   in one txn, the row locked: content = '', recalled = 1 (the seq stays, so sync
- *         and history show it as recalled); then its hot_messages entry is dropped. If
+ *         and history show it as recalled), and the file it carried no longer readable
+ *         through it (its file_refs row goes); then its hot_messages entry is dropped. If
  *         that drop fails the call fails (the old content could still be served from the
  *         cache) and a retry drops it again. */
 #include "im/clock.h"
@@ -52,6 +53,8 @@ static int recall(repo_t *r, MYSQL *m, const Im__Repo__V1__RecallRequest *in, Im
     }
     im_mysql_param_t u[] = {IM_MP_U64(row[0])};
     rc = im_mysql_exec(m, "UPDATE messages SET content = '', recalled = 1 WHERE id = ?", u, 1, NULL, NULL, NULL, NULL);
+    if (rc == IM_OK)
+        rc = im_mysql_exec(m, "DELETE FROM file_refs WHERE conversation_id = ? AND seq = ?", p, 2, NULL, NULL, NULL, NULL);
     out->changed = rc == IM_OK;
     return rc;
 }

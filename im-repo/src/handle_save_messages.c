@@ -21,8 +21,10 @@
  *   4. the mentions of the messages that have them;
  *   5. group mentions raise the mentioned members' user_conversations.mention_seq, and
  *      @all (mention REPO_MENTION_ALL) the conversation's all_mention_seq; a mentioned
- *      non-member has no row and is left alone.
- * Rows of 2-5 are written in key order, so concurrent batches take their locks in one
+ *      non-member has no row and is left alone;
+ *   6. the file_refs rows of stored images and files: who may read a file follows the
+ *      conversations that carry it (handle_get_files.c).
+ * Rows of 2-6 are written in key order, so concurrent batches take their locks in one
  * order. The hot cache is filled after the commit only. */
 #include "im/log.h"
 #include "repo.h"
@@ -308,6 +310,21 @@ static int mark_mentions(MYSQL *m, batch_t *b)
     return rc;
 }
 
+/* 6. images and files (rare): one (file, conversation, seq) row per stored message. */
+static int insert_file_refs(MYSQL *m, batch_t *b)
+{
+    int rc = IM_OK;
+    for (size_t i = 0; rc == IM_OK && i < b->n; i++) {
+        const Im__Repo__V1__SaveItem *it = b->items[i];
+        if (!b->stored[i] || it->file_id == 0) continue;
+        im_mysql_param_t p[] = {IM_MP_U64(it->file_id), IM_MP_STR(it->message->conversation_id),
+                                IM_MP_U64(it->message->seq)};
+        rc = im_mysql_exec(m, "INSERT IGNORE INTO file_refs (file_id, conversation_id, seq) VALUES (?, ?, ?)", p, 3,
+                           NULL, NULL, NULL, NULL);
+    }
+    return rc;
+}
+
 static int save(MYSQL *m, batch_t *b, Im__Repo__V1__SaveMessagesReply *out)
 {
     int rc = insert_messages(m, b);
@@ -322,6 +339,7 @@ static int save(MYSQL *m, batch_t *b, Im__Repo__V1__SaveMessagesReply *out)
     if (rc == IM_OK) rc = upsert_members(m, b);
     if (rc == IM_OK) rc = insert_mentions(m, b);
     if (rc == IM_OK) rc = mark_mentions(m, b);
+    if (rc == IM_OK) rc = insert_file_refs(m, b);
     return rc;
 }
 

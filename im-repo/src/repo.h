@@ -23,6 +23,9 @@
  *   Friends and blocks: handle_change_relation.c (MySQL, a txn where two rows move) ->
  *     relation_cache.c (invalidate each side); handle_get_relations.c -> MySQL ->
  *     versioned fill of user_rel:{uid}, which im-logic reads on every single-chat batch.
+ *   Files: handle_save_file.c (a row once the gateway stored the bytes), handle_get_files.c
+ *     (the row + may this user read it: uploader, avatar, or access.c on the
+ *     conversations of file_refs, which handle_save_messages.c writes and a recall deletes).
  *   A group member's state is their user_conversations row (cursors, mention_seq): made
  *   on create/invite/join, deleted on leave/kick, never made by a message.
  */
@@ -79,6 +82,8 @@ REPO_HANDLER(repo_handle_update_user);
 REPO_HANDLER(repo_handle_change_relation);
 REPO_HANDLER(repo_handle_get_relations);
 REPO_HANDLER(repo_handle_list_friend_requests);
+REPO_HANDLER(repo_handle_save_file);
+REPO_HANDLER(repo_handle_get_files);
 REPO_HANDLER(repo_handle_recall_message);
 REPO_HANDLER(repo_handle_search_users);
 REPO_HANDLER(repo_handle_save_messages);

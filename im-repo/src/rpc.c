@@ -11,6 +11,8 @@ static const im_rpc_method_t methods[] = {
     {"ChangeRelation", repo_handle_change_relation},
     {"GetRelations", repo_handle_get_relations},
     {"ListFriendRequests", repo_handle_list_friend_requests},
+    {"SaveFile", repo_handle_save_file},
+    {"GetFiles", repo_handle_get_files},
     {"RecallMessage", repo_handle_recall_message},
     {"SaveMessages", repo_handle_save_messages},
     {"GetMaxSeq", repo_handle_get_max_seq},

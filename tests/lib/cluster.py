@@ -168,6 +168,7 @@ class Cluster:
             "CIM_PORT": "0",
             "CIM_LEASE_TTL_S": "3",
             "CIM_WEB_ROOT": os.path.join(ROOT, "web"),
+            "CIM_FILES_DIR": os.path.join(self.run, "files"),
             "CIM_LOG_LEVEL": "info",
             # every test client is 127.0.0.1 and logs many users in: the limits are
             # lifted here and set per test where they are the subject (test_limits.py)

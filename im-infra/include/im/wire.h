@@ -14,6 +14,9 @@
 /* {msg_id,conversation_id,seq,sender_id,type,content,mentions,created_at,cmid}; new reference.
  * mentions: user ids as numbers, @all as the string "all". */
 json_t *im_wire_message(const Im__Common__V1__Message *m);
+/* {file_id,size,content_type,name,created_at} plus width, height and thumb for an image;
+ * new reference. The answer of POST /api/files and the shape clients see. */
+json_t *im_wire_file(const Im__Common__V1__File *f);
 /* Compact JSON text of o; consumes the reference; caller frees with im_free. */
 char *im_wire_dump(json_t *o);
 
