@@ -65,6 +65,11 @@ const im_cfg_field_t gw_config_table[] = {
     {"presence_enabled", IM_CFG_BOOL, offsetof(gw_config_t, presence_enabled), "yes", 0, 0,
      "Announce a user's first connection and last disconnection to their friends and recent peers "
      "(presence frames); off under load", IM_CFG_LIVE},
+    {"typing_enabled", IM_CFG_BOOL, offsetof(gw_config_t, typing_enabled), "yes", 0, 0,
+     "Degradation switch: relay `typing` (off: dropped here, nothing goes upstream)", IM_CFG_LIVE},
+    {"shed_outbox", IM_CFG_INT, offsetof(gw_config_t, shed_outbox), "64", 0, 1000000,
+     "Load shedding: typing, presence and receipt frames to a connection with this many frames "
+     "already queued are dropped (messages never; 0 = never shed)", IM_CFG_LIVE},
     {"presence_grace_ms", IM_CFG_INT, offsetof(gw_config_t, presence_grace_ms), "3000", 0, 600000,
      "How long a user must stay without a connection before being announced offline (no flap on reconnect)",
      IM_CFG_LIVE},

@@ -65,10 +65,21 @@ void gw_conn_close(gw_t *g, gw_conn_t *c)
     im_metric_add(g->m_conns, -1);
 }
 
+/* A frame a client can live without: its op (every frame's first member, im/wire.h) is
+ * typing, presence or receipt. */
+static int is_hint(const char *text, size_t len)
+{
+    static const char *const hints[] = {"{\"op\":\"typing\"", "{\"op\":\"presence\"", "{\"op\":\"receipt\""};
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
+        if (len >= strlen(hints[i]) && memcmp(text, hints[i], strlen(hints[i])) == 0) return 1;
+    return 0;
+}
+
 gw_frame_t *gw_frame_new(const void *text, size_t len)
 {
     gw_frame_t *f = im_malloc(sizeof *f + LWS_PRE + len);
     f->refs = 0;
+    f->hint = is_hint(text, len);
     f->len = len;
     memcpy(f->data + LWS_PRE, text, len);
     return f;
@@ -82,6 +93,11 @@ void gw_frame_unref(gw_frame_t *f)
 void gw_conn_send(gw_t *g, gw_conn_t *c, gw_frame_t *f)
 {
     if (c->closing) return;
+    int shed = IM_CFG_GET(g->cfg.shed_outbox);
+    if (f->hint && shed > 0 && c->out_len >= shed) {   /* a backed-up reader: hints go first */
+        im_metric_add(g->m_shed, 1);
+        return;
+    }
     if (c->out_len >= IM_CFG_GET(g->cfg.max_outbox)) {
         im_metric_add(g->m_dropped, 1);
         IM_LOG_RATELIMITED(5, IM_LOG_WARN, "ws.outbox_full", "user=%llu conn=%llx",

@@ -5,6 +5,7 @@
  * [S] keeps them for cursor_flush_ms and sends one `cursors` record with the highest seq
  * per (user, conversation, ack|read). A timer is armed only while something waits. */
 #include "gateway.h"
+#include "im/clock.h"
 #include "im/log.h"
 
 #include <stdio.h>
@@ -46,6 +47,7 @@ void gw_cursors_flush(gw_t *g)
     Im__Mq__V1__Upstream up = IM__MQ__V1__UPSTREAM__INIT;
     up.gateway_id = (char *)g->gateway_id;
     up.op = "cursors";
+    up.received_us = im_clock_wall_us();   /* logic sheds the receipts of a late record */
     up.n_cursors = n;
     up.cursors = ptrs;
     char trace[33];

@@ -94,6 +94,8 @@ typedef struct {
     int login_user_per_min;   /* live: login attempts per minute per username, all gateways */
     int login_addr_per_min;   /* live: login attempts per minute per client address */
     int presence_grace_ms;    /* live: a user offline this long before it is announced */
+    int typing_enabled;       /* live degradation switch: relay `typing` */
+    int shed_outbox;          /* live: hints to a connection with this many frames queued are dropped */
     char *redis_host;
     int redis_port;
     char *files_dir;          /* the store of uploads (store.c), shared by every gateway */
@@ -160,6 +162,7 @@ typedef struct {
 /* A frame shared by every connection it goes to; freed when the last one wrote it. */
 typedef struct {
     int refs;                 /* [S] only */
+    int hint;                 /* typing, presence or receipt: shed first (gw_conn_send) */
     size_t len;
     unsigned char data[];     /* LWS_PRE bytes of headroom, then the JSON text */
 } gw_frame_t;
@@ -296,6 +299,7 @@ struct gw_s {
     im_metric_t *m_sends;     /* sends produced upstream */
     im_metric_t *m_pushed;    /* frames written to clients */
     im_metric_t *m_dropped;   /* connections dropped for a full outbox */
+    im_metric_t *m_shed;      /* hint frames not queued to a backed-up connection */
     im_metric_t *m_hop_down;  /* histogram: logic produced -> this gateway consumed */
     im_metric_t *m_hop_total; /* histogram: a gateway read the send -> frame queued here */
 };

@@ -12,6 +12,7 @@ void gw_handle_typing(gw_t *g, gw_conn_t *c, void *msg)
 {
     const char *cid = json_string_value(json_object_get(msg, "conversation_id"));
     im_conv_t conv;
+    if (!IM_CFG_GET(g->cfg.typing_enabled)) return;   /* a degradation switch: a hint, dropped quietly */
     if (im_conv_parse(cid, &conv) != IM_OK) {
         gw_ws_error(g, c, "invalid_argument", "needs conversation_id (a conversation id)", NULL);
         return;

@@ -14,6 +14,8 @@ static void metrics(gw_t *g)
     g->m_pushed = im_metric_new(IM_METRIC_COUNTER, "cim_gateway_frames_out_total", "Frames written to clients");
     g->m_dropped = im_metric_new(IM_METRIC_COUNTER, "cim_gateway_slow_drops_total",
                                  "Connections closed for a full outbox");
+    g->m_shed = im_metric_new(IM_METRIC_COUNTER, "cim_gateway_shed_frames_total",
+                              "typing/presence/receipt frames dropped for a backed-up connection (shed_outbox)");
     g->m_hop_down = im_metric_new(IM_METRIC_HISTOGRAM, "cim_hop_downstream_seconds",
                                   "Logic produced a frame -> this gateway consumed it");
     g->m_hop_total = im_metric_new(IM_METRIC_HISTOGRAM, "cim_hop_server_seconds",

@@ -2,7 +2,8 @@
  *
  * A batch is up to batch_max records that are already waiting (the first poll blocks,
  * the rest don't). Sends, and the `system` records of group events, go through send.c together; all `cursors` records (coalesced
- * acks and reads) in one UpdateCursors call (cursor.c); typing is relayed. If the send
+ * acks and reads) in one UpdateCursors call (cursor.c); typing is relayed; hints that
+ * waited past shed_lag_ms are dropped (load shedding, behind()). If the send
  * pipeline fails (im-repo or Redis down) the same batch is retried with backoff, never
  * skipped; offsets are stored only once it went through. */
 #include "im/clock.h"
@@ -13,6 +14,15 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Load shedding: a hint (typing, presence, a read's receipt) that waited longer than
+ * shed_lag_ms (LIVE) in Kafka is no use to anyone and costs the pipeline; it is dropped.
+ * Sends are never judged by this. */
+static int behind(logic_t *l, const Im__Mq__V1__Upstream *up, int64_t consumed_us)
+{
+    int64_t lag_ms = IM_CFG_GET(l->cfg.shed_lag_ms);
+    return lag_ms > 0 && up->received_us > 0 && consumed_us - up->received_us > lag_ms * 1000;
+}
+
 /* 1 if the batch went through, 0 if stopping cut it short. */
 static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
 {
@@ -20,6 +30,7 @@ static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
     logic_send_t *sends = im_calloc(n, sizeof *sends);
     Im__Mq__V1__Upstream **cursors = im_calloc(n, sizeof *cursors);
     size_t ns = 0, nc = 0;
+    int shed_receipts = 0;
     for (size_t i = 0; i < n; i++) {
         char trace[33];
         im_traceparent_trace(recs[i].traceparent, trace);
@@ -41,12 +52,14 @@ static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
             ns++;
             continue;
         }
-        if (strcmp(up->op, "cursors") == 0) {
+        if (strcmp(up->op, "cursors") == 0) {   /* positions are stored however late; receipts are hints */
+            shed_receipts |= behind(l, up, consumed_us);
             cursors[nc++] = up;
             continue;
         }
         im_trace_set(trace);
-        if (strcmp(up->op, "typing") == 0) logic_typing_handle(l, up, trace);
+        if (behind(l, up, consumed_us)) im_metric_add(l->m_shed, 1);   /* a stale hint: dropped */
+        else if (strcmp(up->op, "typing") == 0) logic_typing_handle(l, up, trace);
         else if (strcmp(up->op, "presence") == 0) logic_fanout_presence(l, up->user_id, up->online, up->last_seen);
         else im_warn("upstream.unknown_op", "op=%s", up->op);
         im_trace_set("");
@@ -64,7 +77,8 @@ static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
     }
     int64_t spent_us = im_clock_wall_us() - consumed_us;
     for (size_t i = 0; done && i < ns; i++) im_metric_observe_us(l->m_hop_logic, spent_us);
-    if (done) logic_cursors_handle(l, cursors, nc);   /* after the sends: they may carry the acked seqs */
+    if (shed_receipts && nc) im_metric_add(l->m_shed, 1);
+    if (done) logic_cursors_handle(l, cursors, nc, !shed_receipts && IM_CFG_GET(l->cfg.receipts_enabled));   /* after the sends: they may carry the acked seqs */
     for (size_t i = 0; i < nc; i++) im__mq__v1__upstream__free_unpacked(cursors[i], NULL);
     for (size_t i = 0; i < ns; i++) im__mq__v1__upstream__free_unpacked(sends[i].up, NULL);
     im_free(cursors);
@@ -97,6 +111,8 @@ int logic_consume_start(logic_t *l)
     l->m_sent = im_metric_new(IM_METRIC_COUNTER, "cim_logic_messages_stored_total", "Messages stored");
     l->m_dups = im_metric_new(IM_METRIC_COUNTER, "cim_logic_duplicates_total", "Sends answered from dedup");
     l->m_rejected = im_metric_new(IM_METRIC_COUNTER, "cim_logic_refused_total", "Sends refused");
+    l->m_shed = im_metric_new(IM_METRIC_COUNTER, "cim_logic_shed_total",
+                              "typing, presence and receipt batches dropped because the consumer was behind");
     l->m_pushed = im_metric_new(IM_METRIC_COUNTER, "cim_logic_downstream_total", "Downstream records produced");
     l->m_offline = im_metric_new(IM_METRIC_COUNTER, "cim_logic_offline_tasks_total", "Offline-push tasks produced");
     l->m_hop_up = im_metric_new(IM_METRIC_HISTOGRAM, "cim_hop_upstream_seconds",

@@ -92,7 +92,7 @@ static void receipts(logic_t *l, const Im__Repo__V1__UpdateCursorRequest *items,
 
 /* One UpdateCursors call for items[0..total), then the read receipts. */
 static void update(logic_t *l, Im__Repo__V1__UpdateCursorRequest *items, Im__Repo__V1__UpdateCursorRequest **ptrs,
-                   size_t total)
+                   size_t total, int with_receipts)
 {
     Im__Repo__V1__UpdateCursorsRequest req = IM__REPO__V1__UPDATE_CURSORS_REQUEST__INIT;
     req.n_items = total;
@@ -103,13 +103,13 @@ static void update(logic_t *l, Im__Repo__V1__UpdateCursorRequest *items, Im__Rep
     if (rc == IM_OK && r->n_results != total) rc = IM_EPROTO;
     if (rc != IM_OK) {
         IM_LOG_RATELIMITED(5, IM_LOG_WARN, "cursor.update_failed", "count=%zu err=\"%s\"", total, im_strerror(rc));
-    } else {
+    } else if (with_receipts) {
         receipts(l, items, r, total);
     }
     if (resp) protobuf_c_message_free_unpacked(resp, NULL);
 }
 
-void logic_cursors_handle(logic_t *l, Im__Mq__V1__Upstream **ups, size_t n)
+void logic_cursors_handle(logic_t *l, Im__Mq__V1__Upstream **ups, size_t n, int with_receipts)
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++) total += ups[i]->n_cursors;
@@ -128,7 +128,8 @@ void logic_cursors_handle(logic_t *l, Im__Mq__V1__Upstream **ups, size_t n)
             ptrs[k] = &items[k];
         }
     for (size_t off = 0; off < total; off += CURSORS_PER_CALL)
-        update(l, items + off, ptrs + off, total - off < CURSORS_PER_CALL ? total - off : CURSORS_PER_CALL);
+        update(l, items + off, ptrs + off, total - off < CURSORS_PER_CALL ? total - off : CURSORS_PER_CALL,
+               with_receipts);
     im_free(items);
     im_free(ptrs);
 }

@@ -1,5 +1,8 @@
-/* handle_get_messages.c — Logic.GetMessages: history and sync, for participants only. */
+/* handle_get_messages.c — Logic.GetMessages: history and sync, for participants only; a
+ * page holds at most history_page_max messages (LIVE), also when the client asks none. */
 #include "logic.h"
+
+#define DEFAULT_PAGE 50   /* a client that asks no limit */
 
 LOGIC_HANDLER(logic_handle_get_messages)
 {
@@ -10,7 +13,8 @@ LOGIC_HANDLER(logic_handle_get_messages)
     q.conversation_id = in->conversation_id;
     q.after_seq = in->after_seq;
     q.before_seq = in->before_seq;
-    q.limit = in->limit;
+    uint32_t cap = (uint32_t)IM_CFG_GET(l->cfg.history_page_max), want = in->limit ? in->limit : DEFAULT_PAGE;
+    q.limit = want > cap ? cap : want;
     q.user_id = in->user_id;
     ProtobufCMessage *rr = NULL;
     if (logic_repo_call(l, "GetMessages", &q.base, &rr) != IM_OK) return GRPC_STATUS_UNAVAILABLE;

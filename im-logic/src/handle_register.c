@@ -12,6 +12,11 @@ LOGIC_HANDLER(logic_handle_register)
     const Im__Logic__V1__RegisterRequest *in = (const void *)req;
     Im__Logic__V1__RegisterReply *out = (void *)resp;
     size_t plen = strlen(in->password), nlen = strlen(in->nickname);
+    if (!IM_CFG_GET(l->cfg.registration_open)) {   /* a degradation switch */
+        out->error = "unavailable";
+        out->message = "registration is closed for now, try again later";
+        return GRPC_STATUS_OK;
+    }
     out->error = "invalid_argument";
     if (!im_username_valid(in->username)) {
         out->message = "username must be 3-32 characters of letters, digits, _ . -";

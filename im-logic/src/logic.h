@@ -87,6 +87,12 @@ typedef struct {
     int max_group_members;     /* LIVE: most members a group may have */
     int single_chat_policy;    /* LIVE: LOGIC_POLICY_ANYONE or LOGIC_POLICY_FRIENDS */
     int recall_window_s;       /* LIVE: how long a sender may recall a message */
+    /* degradation switches and shedding (LIVE; docs/OPERATIONS.md) */
+    int receipts_enabled;      /* relay `receipt` frames */
+    int offline_push_enabled;  /* produce offline-push tasks */
+    int history_page_max;      /* cap of a history page / sync */
+    int registration_open;     /* RegisterUser accepted */
+    int shed_lag_ms;           /* typing, presence, receipts consumed later than this are dropped */
 } logic_config_t;
 
 enum { LOGIC_POLICY_ANYONE = 0, LOGIC_POLICY_FRIENDS = 1 };   /* single_chat_policy */
@@ -111,6 +117,7 @@ typedef struct {
     im_metric_t *m_sent;            /* messages stored */
     im_metric_t *m_dups;            /* sends answered from dedup */
     im_metric_t *m_rejected;        /* sends refused (bad input, unknown user) */
+    im_metric_t *m_shed;            /* hints dropped by load shedding (shed_lag_ms) */
     im_metric_t *m_pushed;          /* downstream records produced */
     im_metric_t *m_offline;         /* offline-push tasks produced */
     im_metric_t *m_events;          /* group system messages produced (group_event.c) */
@@ -363,8 +370,9 @@ int logic_group_outcome(Im__Repo__V1__GroupOutcome outcome, const char **code, c
 const char *logic_role_name(int role);   /* "member", "admin", "owner"; "" for 0 */
 
 /* ---- cursor.c: `cursors` records (acks and reads) and `typing` ---- */
-/* All the cursors of a batch's records: one UpdateCursors call, then the read receipts. */
-void logic_cursors_handle(logic_t *l, Im__Mq__V1__Upstream **ups, size_t n);
+/* All the cursors of a batch's records: one UpdateCursors call, then (with_receipts) the
+ * read receipts. */
+void logic_cursors_handle(logic_t *l, Im__Mq__V1__Upstream **ups, size_t n, int with_receipts);
 void logic_typing_handle(logic_t *l, const Im__Mq__V1__Upstream *up, const char *trace);
 
 /* ---- handle_<method>.c: im.logic.v1.Logic ---- */

@@ -137,6 +137,7 @@ void logic_push_error(logic_out_t *o, const logic_send_t *it)
 
 void logic_push_offline(logic_t *l, const logic_send_t *it, uint64_t user_id)
 {
+    if (!IM_CFG_GET(l->cfg.offline_push_enabled)) return;   /* switched off: sync still delivers */
     Im__Mq__V1__Task t = IM__MQ__V1__TASK__INIT;
     t.kind = "offline_push";
     t.user_id = user_id;

@@ -1,6 +1,7 @@
 /* wire.h — client protocol v1 (docs/PROTOCOL.md) encodings shared by the daemons that
  * speak to clients. Message ids go out as decimal strings: JavaScript numbers cannot
- * hold 64 bits. */
+ * hold 64 bits. Every server frame is an object whose first member is "op" (the gateway
+ * reads it to shed typing, presence and receipts first under load). */
 #ifndef IM_WIRE_H
 #define IM_WIRE_H
 
