@@ -7,8 +7,9 @@
  * An upload's body (routes marked upload) is written to a temp file of the store as it
  * arrives, never held in memory. Its Content-Length past max_upload is refused before a
  * byte is stored (libwebsockets closes a chunked request body, so every body has one);
- * should more arrive anyway, the file goes at once and the rest is dropped before the 413. A file reply (job->serve) is streamed in
- * chunks, one per WRITEABLE, so a large download never holds [S] or the heap. */
+ * should more arrive anyway, the file goes at once and the rest is dropped before the 413.
+ * A file reply (job->serve) is streamed in chunks, one per WRITEABLE, so a large download
+ * never holds [S] or the heap. */
 #include "gateway.h"
 #include "im/auth.h"
 #include "im/err.h"
