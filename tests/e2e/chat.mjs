@@ -1,9 +1,12 @@
 // chat.mjs — the browser end-to-end test: two users in real headless Chromium against a
-// real local cluster (two gateways), then a third user for a group scene.
+// real local cluster (two gateways): text, an avatar, an image and a file; then a third
+// user for a group scene.
 // Usage: node chat.mjs URL_A URL_B
 // Saves screenshots to tests/out/screens/ and fails on any console error.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { crc32, deflateSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,7 +21,7 @@ const carol = { name: `carol_${suffix}`, nick: 'Carol', pass: 'correct horse 3' 
 
 let passed = 0, failed = 0, shots = 0;
 const consoleErrors = [];
-let expect401 = false;   // Chromium logs a refused login's 401 as a console error
+let expectStatus = 0;    // Chromium logs a refused request (a login's 401, an upload's 413) as a console error
 
 async function step(name, fn) {
   try {
@@ -36,7 +39,7 @@ async function step(name, fn) {
 function watch(page, who) {
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
-    if (expect401 && m.text().includes('status of 401')) return;
+    if (expectStatus && m.text().includes(`status of ${expectStatus}`)) return;
     consoleErrors.push(`${who}: ${m.text()}`);
   });
   page.on('pageerror', (e) => consoleErrors.push(`${who}: ${e.message}`));
@@ -66,6 +69,42 @@ async function waitTheirs(page, text) {
 
 const shot = (page, name) => page.screenshot({ path: join(SCREENS, name + '.png') });
 
+// An RGBA PNG of w x h, pixel (x, y) being paint(x, y) = [r, g, b, a].
+function png(w, h, paint) {
+  const rows = Buffer.alloc(h * (1 + 4 * w));
+  for (let y = 0, i = 0; y < h; y++) {
+    rows[i++] = 0;   // filter: none
+    for (let x = 0; x < w; x++, i += 4) rows.set(paint(x, y), i);
+  }
+  const chunk = (kind, data) => {
+    const body = Buffer.concat([Buffer.from(kind), data]);
+    const len = Buffer.alloc(4), crc = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 6, 0, 0, 0], 8);   // 8 bits, RGBA
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr),
+                        chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+// Clicks what starts a download and returns the bytes the browser saved.
+async function downloaded(page, click) {
+  const [d] = await Promise.all([page.waitForEvent('download', { timeout: T }), click()]);
+  return readFileSync(await d.path());
+}
+
+// Until an <img> matched by selector has loaded with naturalWidth > min.
+const loaded = (page, selector, min = 0) => page.waitForFunction(([sel, w]) => {
+  const i = [...document.querySelectorAll(sel)].pop();
+  return i && i.complete && i.naturalWidth > w;
+}, [selector, min], { timeout: T });
+
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -89,12 +128,12 @@ try {
   });
 
   await step('wrong password shows a clear error', async () => {
-    expect401 = true;
+    expectStatus = 401;
     await pageB.getByTestId('login-username').fill('nobody_' + suffix);
     await pageB.getByTestId('login-password').fill('wrong password');
     await pageB.getByTestId('login-button').click();
     await pageB.getByTestId('auth-error').filter({ hasText: 'Wrong username or password' }).waitFor({ timeout: T });
-    expect401 = false;
+    expectStatus = 0;
   });
 
   await step('both register and log in (two gateways)', async () => {
@@ -164,6 +203,76 @@ try {
     await waitTheirs(pageB, 'queued while offline');
     const n = await pageB.locator('.row.theirs', { hasText: 'queued while offline' }).count();
     if (n !== 1) throw new Error(`delivered ${n} times`);
+  });
+
+  // ---------- pictures and files, in the same single chat ----------
+  const picture = png(640, 400, (x, y) => [255 * x / 640, 255 * y / 400, 160, 255]);   // a gradient
+  const face = png(96, 96, (x, y) => ((x - 48) ** 2 + (y - 44) ** 2 < 700 ? [255, 224, 189, 255] : [242, 140, 40, 255]));
+  await step('A uploads an avatar in Settings; B sees it on the chat after a reload', async () => {
+    await pageA.getByTestId('nav-settings').click();
+    await pageA.getByTestId('avatar-file').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: face });
+    await pageA.getByTestId('settings-note').filter({ hasText: 'Saved.' }).waitFor({ timeout: T });
+    await loaded(pageA, '[data-testid=me-avatar] img');
+    await loaded(pageA, '[data-testid=settings-avatar] img');
+    await shot(pageA, '04a-avatar');
+    await pageA.getByTestId('nav-settings').click();   // back to the chat
+    await pageB.reload();
+    await pageB.getByTestId('conversation').filter({ hasText: 'Alice' }).click();
+    await loaded(pageB, '[data-testid=conversation] .avatar img');
+    await loaded(pageB, '[data-testid=peer-avatar] img');
+  });
+
+  await step('A sends B an image: B sees its thumbnail and "[image]" in the list', async () => {
+    await pageA.getByTestId('attach-file').setInputFiles({ name: 'gradient.png', mimeType: 'image/png', buffer: picture });
+    await pageA.locator('.row.mine:not(.pending) [data-testid=thumb]').waitFor({ timeout: T });
+    await loaded(pageB, '.row.theirs [data-testid=thumb]');
+    await pageB.getByTestId('conversation').filter({ hasText: '[image]' }).waitFor({ timeout: T });
+  });
+
+  await step('B views the image full size and downloads exactly the bytes A uploaded', async () => {
+    await pageB.locator('.row.theirs [data-testid=thumb]').last().click();
+    await loaded(pageB, '[data-testid=viewer-img]', 639);   // the full image (640 px), not the thumbnail (320)
+    await shot(pageB, '04b-image-viewer');
+    const bytes = await downloaded(pageB, () => pageB.getByTestId('viewer-download').click());
+    if (sha256(bytes) !== sha256(picture)) throw new Error(`downloaded ${bytes.length} bytes, not the ${picture.length} sent`);
+    await pageB.keyboard.press('Escape');
+    await pageB.getByTestId('viewer').waitFor({ state: 'hidden', timeout: T });
+  });
+
+  await step('a file larger than the server takes is refused with a clear note; nothing is sent', async () => {
+    expectStatus = 413;
+    await pageA.getByTestId('attach-file').setInputFiles({ name: 'too-big.bin', mimeType: 'application/octet-stream',
+                                                           buffer: Buffer.alloc(10 * 1024 * 1024 + 1) });
+    await pageA.locator('.system', { hasText: 'Not sent: “too-big.bin”' }).waitFor({ timeout: 3 * T });
+    expectStatus = 0;
+    if (await pageA.locator('.row', { hasText: 'too-big.bin' }).count()) throw new Error('a refused upload left a bubble');
+  });
+
+  const fileName = 'plan <img src=x onerror=alert(1)> & "v2".txt';   // markup in a name shows as text
+  const fileBytes = randomBytes(300 * 1024);
+  await step('A sends a file with upload progress; B gets a card with its name and size, and its bytes', async () => {
+    const cdp = await ctxA.newCDPSession(pageA);   // a slow uplink, so the progress can be seen
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1,
+                                                         uploadThroughput: 150 * 1024 });
+    await pageA.getByTestId('attach-file').setInputFiles({ name: fileName, mimeType: 'text/plain', buffer: fileBytes });
+    await pageA.waitForFunction(() => {
+      const bar = document.querySelector('[data-testid=upload] progress');
+      return bar && bar.value > 0 && bar.value < 1;
+    }, null, { timeout: T });
+    await shot(pageA, '04c-upload-progress');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await cdp.detach();
+    await pageA.locator('.row.mine:not(.pending) [data-testid=file-card]').waitFor({ timeout: T });
+    const card = pageB.locator('.row.theirs [data-testid=file-card]').last();
+    await card.waitFor({ timeout: T });
+    const [name, size] = [await card.locator('.file-name').textContent(), await card.locator('.file-size').textContent()];
+    if (name !== fileName || size !== '300 KB') throw new Error(`card: ${name} / ${size}`);
+    if (await pageB.locator('.file-name img').count()) throw new Error('a file name became markup');
+    await pageB.getByTestId('conversation').filter({ hasText: `[file] ${fileName}` }).waitFor({ timeout: T });
+    if (await pageB.locator('.row', { hasText: 'too-big.bin' }).count()) throw new Error('B got the refused file');
+    await shot(pageB, '04d-image-and-file');
+    const bytes = await downloaded(pageB, () => card.getByTestId('file-download').click());
+    if (sha256(bytes) !== sha256(fileBytes)) throw new Error(`downloaded ${bytes.length} bytes, not the ${fileBytes.length} sent`);
   });
 
   // ---------- the group scene: A creates a group with B and C ----------

@@ -1,14 +1,17 @@
 // app.js — the cim web client: login, the three-column chat UI, and the reliable
 // behaviour around it (optimistic sends, retries with the same cmid, seq-gap pulls,
 // history paging, unread counts, reconnect). Speaks only docs/PROTOCOL.md. Groups'
-// dialogs, member panel, @ picker and system notices are in groups.js.
+// dialogs, member panel, @ picker and system notices are in groups.js; uploads, image
+// and file bubbles and the image viewer in files.js.
 import { Api } from './api.js';
 import { Conn } from './conn.js';
 import { Store, cidOf, gidOf, mentionsOf } from './store.js';
 import { People } from './people.js';
 import { createGroups } from './groups.js';
 import { createContacts } from './contacts.js';
-import { $, el, nameOf, avatar, avatarOf, hhmm } from './ui.js';
+import { createFiles, percent, previewOf, uploadProblem } from './files.js';
+import { Pictures } from './pictures.js';
+import { $, el, nameOf, avatar, avatarOf, hhmm, placeAvatar, usePictures } from './ui.js';
 
 const EMOJI = ['😀', '😂', '🙂', '😉', '😍', '😘', '😎', '🤔', '😅', '😭', '😡', '👍', '👎', '👏', '🙏', '💪',
                '🎉', '❤️', '🔥', '✨', '☕', '🍻', '🌹', '✅'];
@@ -16,7 +19,9 @@ const PAGE = 30;
 const TOKEN_KEY = 'cim.token';
 
 const api = new Api();
-let me = null;          // {user_id, username, nickname}
+const pictures = new Pictures(api);
+usePictures(pictures);
+let me = null;          // {user_id, username, nickname, avatar_url}
 let store = null;
 let conn = null;
 let active = null;      // {cid, peer} of a single chat, {cid, gid} of a group
@@ -46,6 +51,15 @@ const contacts = createContacts({
   openPeer: (u) => { setMode('chats'); openChat(cidOf(me.user_id, u.user_id), u); },
   presence,
   learnPresence,
+});
+
+const files = createFiles({
+  api, pictures,
+  me: () => me,
+  target: () => (active && store && !store.conv(active.cid).left ? { cid: active.cid, ...targetOf(active) } : null),
+  sendFile: (target, type, content) => queueSend(target, JSON.stringify(content), { type }),
+  note: (cid, text) => systemNote(cid, text),
+  changed: (cid) => changed(cid),
 });
 
 async function learnPresence(ids) {
@@ -121,6 +135,8 @@ function logout() {
   me = store = active = null;
   groups.reset();
   contacts.reset();
+  files.reset();
+  pictures.clear();
   presence.clear();
   $('messages').replaceChildren();
   $('items').replaceChildren();
@@ -146,21 +162,38 @@ async function start(token) {
 
 // The toolbar's avatar and the settings page, from me.
 function showMe() {
-  $('me-avatar').replaceChildren(...avatar(me).childNodes);
-  $('me-avatar').className = avatar(me, 'me').className;
-  $('me-avatar').title = nameOf(me);
+  placeAvatar('me-avatar', avatar(me, 'me'));
+  placeAvatar('settings-avatar', avatar(me, 'big'));
   $('settings-user').textContent = `${nameOf(me)} (@${me.username})`;
   $('settings-nickname').value = me.nickname || '';
 }
 
-async function saveProfile(ev) {
-  ev.preventDefault();
-  const r = await api.updateMe($('settings-nickname').value.trim());
+// A PATCH /api/me answered: the new profile everywhere it shows, or why not.
+function profileSaved(r) {
   if (r.status !== 200) { $('settings-note').textContent = (r.body && r.body.message) || 'Could not save.'; return; }
   me = r.body;
   people.learn(me);
   showMe();
+  if (active) renderMessages();
   $('settings-note').textContent = 'Saved.';
+}
+
+async function saveProfile(ev) {
+  ev.preventDefault();
+  profileSaved(await api.updateMe({ nickname: $('settings-nickname').value.trim() }));
+}
+
+// Upload a picture, then make it the avatar (it has to be an image: one with a thumbnail).
+async function uploadAvatar() {
+  const file = $('avatar-file').files[0];
+  $('avatar-file').value = '';
+  if (!file) return;
+  const note = $('settings-note');
+  const r = await api.upload(file, (sent, total) => { note.textContent = `Uploading… ${percent(sent, total)}`; });
+  const problem = uploadProblem(r);
+  if (problem) { note.textContent = `Not uploaded: ${problem}.`; return; }
+  if (!r.body.thumb) { note.textContent = 'That is not a picture: choose a PNG, JPEG, GIF or WebP image.'; return; }
+  profileSaved(await api.updateMe({ avatar_file_id: r.body.file_id }));
 }
 
 async function refreshConversations() {
@@ -232,7 +265,7 @@ function onNotify(f) {
 function onSent(f) {
   const o = store.outbox.get(f.cmid);
   if (o) {
-    store.add({ msg_id: f.msg_id, conversation_id: f.conversation_id, seq: f.seq, sender_id: me.user_id, type: 1,
+    store.add({ msg_id: f.msg_id, conversation_id: f.conversation_id, seq: f.seq, sender_id: me.user_id, type: o.type || 1,
                 content: o.content, mentions: o.mentions || [], created_at: f.created_at, cmid: f.cmid });
   }
   store.acked(f.cmid);
@@ -357,24 +390,38 @@ function changed(cid) {
 }
 
 // ---------- sending ----------
+// An image or file goes out as {file_id} alone: the server rebuilds the rest (the outbox
+// keeps the whole content, to show the pending bubble).
 function sendFrame(o) {
-  const f = { op: 'send', cmid: o.cmid, type: 1, content: o.content };
+  const type = o.type || 1;
+  const content = type === 1 ? o.content : JSON.stringify({ file_id: JSON.parse(o.content).file_id });
+  const f = { op: 'send', cmid: o.cmid, type, content };
   if (o.group) { f.group = o.group; if (o.mentions && o.mentions.length) f.mentions = o.mentions; }
   else f.to = o.to;
   return conn && conn.send(f);
 }
 
+// Whom the open chat sends to: {group} or {to}, or null.
+function targetOf(a) {
+  if (a.gid) return { group: a.gid };
+  return a.peer ? { to: a.peer.user_id } : null;
+}
+
+// Into the outbox and out (offline: it goes out on reconnect).
+function queueSend(target, content, opts) {
+  if (!store) return;   // logged out meanwhile (an upload finishing)
+  const o = store.queue(target, content, opts);
+  sendFrame(o);
+  changed(o.cid);
+}
+
 function sendInput() {
   const text = $('input').value.replace(/\s+$/, '');
-  if (!text.trim() || !active || store.conv(active.cid).left) return;
-  let o;
-  if (active.gid) o = store.queue({ group: active.gid }, text, groups.takeMentions(text));
-  else if (active.peer) o = store.queue({ to: active.peer.user_id }, text);
-  else return;
+  const target = active && targetOf(active);
+  if (!text.trim() || !target || store.conv(active.cid).left) return;
   $('input').value = '';
   typingSent = 0;   // the next keystroke announces typing again
-  sendFrame(o);   // offline: it stays in the outbox and goes out on reconnect
-  changed(active.cid);
+  queueSend(target, text, { mentions: active.gid ? groups.takeMentions(text) : [] });
 }
 
 // Unacknowledged sends are retried every few seconds with the same cmid.
@@ -416,13 +463,14 @@ async function openChat(cid, peer) {
 function renderHeader() {
   const c = store.conv(active.cid);
   $('peer-name').textContent = active.gid ? (c.group ? titleOf(c) : 'Group') : nameOf(active.peer);
+  placeAvatar('peer-avatar', active.gid ? avatarOf(c.group ? c.group.name : 'Group', 'group') : avatar(active.peer));
   $('group-button').classList.toggle('hidden', !active.gid || c.left);
   contacts.renderBlock();
   renderTyping();
   const p = active.peer && presence.get(active.peer.user_id);
   $('peer-status').textContent = !p ? '' : p.online ? 'online' : p.last_seen ? `last seen ${hhmm(p.last_seen)}` : 'offline';
   const closed = !!c.left;
-  for (const id of ['input', 'send', 'emoji-button']) $(id).disabled = closed;
+  for (const id of ['input', 'send', 'emoji-button', 'attach-button']) $(id).disabled = closed;
   $('input').placeholder = closed ? 'You are no longer a member of this group.'
     : 'Type a message — Enter to send, Shift+Enter for a new line' + (active.gid ? ', @ to mention' : '');
 }
@@ -495,7 +543,7 @@ function preview(c) {
   let who = '';
   if (m.sender_id === me.user_id) who = 'You: ';
   else if (c.group) who = nameOf(people.get(m.sender_id)) + ': ';
-  return who + m.content.replace(/\s+/g, ' ');
+  return who + (previewOf(m) || m.content.replace(/\s+/g, ' '));
 }
 
 // One message; in a group with the sender's name above it, "n read" under your own,
@@ -509,7 +557,7 @@ function bubble(m, mine, state) {
   const sender = mine ? me : active.gid ? people.get(m.sender_id) : active.peer;
   const stack = el('div', 'stack');
   if (active.gid && !mine) stack.append(el('div', 'sender', nameOf(sender)));
-  stack.append(el('div', 'bubble', m.content));
+  stack.append(files.bubble(m) || el('div', 'bubble', m.content));
   const meta = el('div', 'meta', hhmm(m.created_at || m.created));
   const n = mine && m.seq && active.gid ? groups.readCount(active.cid, m.seq) : null;
   if (mine && m.seq && !active.gid && m.seq <= (peerRead.get(active.cid) || 0)) {
@@ -552,6 +600,7 @@ function renderMessages(toBottom) {
     else nodes.push(bubble(m, m.sender_id === me.user_id));
   }
   for (const o of store.pending(active.cid)) nodes.push(bubble(o, true, o.failed ? 'pending failed' : 'pending'));
+  nodes.push(...files.uploading(active.cid));
   for (const t of notes.get(active.cid) || []) nodes.push(el('div', 'system', t));
   box.replaceChildren(...nodes);
   if (atBottom) box.scrollTop = box.scrollHeight;
@@ -575,6 +624,8 @@ function wire() {
   $('logout').addEventListener('click', logout);
   $('settings-logout').addEventListener('click', logout);
   $('settings-profile').addEventListener('submit', saveProfile);
+  $('avatar-upload').addEventListener('click', () => $('avatar-file').click());
+  $('avatar-file').addEventListener('change', uploadAvatar);
   $('nav-chats').addEventListener('click', () => setMode('chats'));
   $('nav-contacts').addEventListener('click', () => setMode('contacts'));
   $('nav-settings').addEventListener('click', () => {

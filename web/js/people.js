@@ -5,7 +5,7 @@ export class People {
   constructor(api, onLearn) {
     this.api = api;
     this.onLearn = onLearn;       // called after a fetch taught us new names
-    this.known = new Map();       // user id -> {user_id, username, nickname}
+    this.known = new Map();       // user id -> {user_id, username, nickname, avatar_url}
     this.wanted = new Set();
     this.timer = null;
   }

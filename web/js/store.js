@@ -26,7 +26,7 @@ export class Store {
     this.convs = new Map();          // cid -> {cid, peer | group, maxSeq, lastRead, unread, mentioned, last}
     this.msgs = new Map();           // cid -> Map(seq -> message)
     this.byId = new Set();           // msg_ids seen (dedup)
-    this.outbox = new Map();         // cmid -> {cmid, to | group, cid, content, mentions, created}
+    this.outbox = new Map();         // cmid -> {cmid, to | group, cid, type, content, mentions, created}
     const saved = storage.getItem(this.outboxKey());
     if (saved) for (const o of JSON.parse(saved)) this.outbox.set(o.cmid, o);
   }
@@ -99,10 +99,13 @@ export class Store {
     return m ? [...m.values()].sort((a, b) => a.seq - b.seq) : [];
   }
 
-  // target: {to: user id} or {group: group id}; mentions: user ids or ['all'] (groups).
-  queue(target, content, mentions) {
+  // target: {to: user id} or {group: group id}; opts: {mentions: user ids or ['all']
+  // (groups), type: 1 text (default), 2 image, 3 file}. An image's or file's content is
+  // what the server will store ({file_id, …}); the send names only its file_id.
+  queue(target, content, opts = {}) {
     const cid = target.group ? groupCid(target.group) : cidOf(this.me, target.to);
-    const o = { cmid: newCmid(), ...target, cid, content, mentions: mentions || [], created: Date.now() };
+    const o = { cmid: newCmid(), to: target.to, group: target.group, cid, type: opts.type || 1, content,
+                mentions: opts.mentions || [], created: Date.now() };
     this.outbox.set(o.cmid, o);
     this.saveOutbox();
     return o;

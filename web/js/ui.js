@@ -19,7 +19,24 @@ export function avatarOf(name, extra) {
   return a;
 }
 
-export function avatar(u, extra) { return avatarOf(nameOf(u), extra); }
+let pictures = null;   // pictures.js, handed over by app.js: avatars are read with the token
+export function usePictures(p) { pictures = p; }
+
+// A user's avatar: their picture over the coloured initial, which shows while it loads
+// and when there is none.
+export function avatar(u, extra) {
+  const a = avatarOf(nameOf(u), extra);
+  if (u && u.avatar_url && pictures) a.append(pictures.img(u.avatar_url, 'avatar-img'));
+  return a;
+}
+
+// Puts avatar a in the place of the element with this id, which it takes over.
+export function placeAvatar(id, a) {
+  const old = $(id);
+  a.id = id;
+  if (old.dataset.testid) a.dataset.testid = old.dataset.testid;
+  old.replaceWith(a);
+}
 
 export function hhmm(ms) {
   const d = new Date(ms);
