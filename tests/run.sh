@@ -3,7 +3,10 @@
 #   1. unit tests (ctest), in a normal and an ASan/UBSan build;
 #   2. integration tests (pytest): real MariaDB, Redis, etcd and Kafka started here on
 #      free ports under a temporary run folder, real daemons over real sockets;
-#   3. the browser end-to-end test (headless Chromium) against a real local cluster.
+#   3. the browser end-to-end test (headless Chromium) against a real local cluster;
+#   4. deployment: deploy/k8s validated offline (tests/deploy/k8s.sh) and the compose stack
+#      built, run and tested through its load balancer (tests/deploy/compose.sh; SKIP when
+#      no Docker engine can be started here).
 # Prints one summary line per stage and a final "N passed, N failed".
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,6 +47,17 @@ if [ -x tests/e2e/run.sh ]; then
   stage e2e tests/e2e/run.sh "$E2E_RUN"
   deploy/local/down.sh "$E2E_RUN" >/dev/null 2>&1 || true
 fi
+
+# Deployment: the Kubernetes manifests validated offline; the compose stack built, run and
+# tested end to end when a Docker engine can be had here (exit 77 = it cannot: SKIP, not FAIL).
+stage deploy-k8s tests/deploy/k8s.sh
+t0=$SECONDS
+tests/deploy/compose.sh 2>&1 | tee "$OUT/deploy-compose.log"
+case ${PIPESTATUS[0]} in
+  0) passed=$((passed + 1)); echo "== deploy-compose: PASS ($((SECONDS - t0)) s)" ;;
+  77) echo "== deploy-compose: SKIP ($(grep -m1 'SKIP:' "$OUT/deploy-compose.log" | sed 's/.*SKIP: //'))" ;;
+  *) failed=$((failed + 1)); echo "== deploy-compose: FAIL ($((SECONDS - t0)) s), see tests/out/deploy-compose.log" ;;
+esac
 
 echo "stages: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
