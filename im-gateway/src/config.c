@@ -11,6 +11,9 @@ const im_cfg_field_t gw_config_table[] = {
      "Client port: /ws, /api/*, and the web client"},
     {"web_root", IM_CFG_STR, offsetof(gw_config_t, web_root), "web", 1, 0,
      "Folder of the web client, served at /"},
+    {"trusted_proxies", IM_CFG_STR, offsetof(gw_config_t, trusted_proxies), "", 0, 0,
+     "Addresses of load balancers in front of this gateway, comma-separated: a request from one "
+     "of them is counted (login limits, logs) under the client address its X-Forwarded-For ends with"},
     {"workers", IM_CFG_INT, offsetof(gw_config_t, workers), "4", 1, 64,
      "REST worker threads (each makes blocking gRPC calls to im-logic)"},
     {"logic_timeout_ms", IM_CFG_INT, offsetof(gw_config_t, logic_timeout_ms), "3000", 10, 60000,

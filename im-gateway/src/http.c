@@ -121,6 +121,39 @@ static int begin_upload(struct lws *wsi, gw_t *g, gw_http_t *h)
     return job->upload_fd >= 0 ? IM_OK : IM_EIO;
 }
 
+/* 1 if addr is one of the comma-separated addresses of list. */
+static int listed(const char *list, const char *addr)
+{
+    size_t n = strlen(addr);
+    for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        while (*p == ' ') p++;
+        if (strncmp(p, addr, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' ')) return 1;
+    }
+    return 0;
+}
+
+/* The client's address: the peer's (IPv4 as a.b.c.d), or, when the peer is a trusted balancer, the last
+ * address of X-Forwarded-For (the one that balancer added; earlier ones are the client's
+ * word). Anything but address characters leaves the peer's. */
+static void client_addr(struct lws *wsi, gw_t *g, gw_job_t *job)
+{
+    char xff[256];
+    lws_get_peer_simple(wsi, job->addr, sizeof job->addr);
+    if (strncmp(job->addr, "::ffff:", 7) == 0)   /* an IPv4 peer of a dual-stack socket, as IPv4 */
+        memmove(job->addr, job->addr + 7, strlen(job->addr + 7) + 1);
+    if (!*g->cfg.trusted_proxies || !listed(g->cfg.trusted_proxies, job->addr) ||
+        lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) <= 0)
+        return;
+    const char *last = strrchr(xff, ',');
+    last = last ? last + 1 : xff;
+    while (*last == ' ') last++;
+    size_t n = strspn(last, "0123456789abcdefABCDEF:.");
+    if (n > 0 && n < sizeof job->addr && last[n + strspn(last + n, " ")] == '\0') {
+        memcpy(job->addr, last, n);
+        job->addr[n] = '\0';
+    }
+}
+
 static void ready(struct lws *wsi, gw_http_t *h)
 {
     h->state = JOB_READY;
@@ -144,7 +177,7 @@ static int begin(struct lws *wsi, gw_http_t *h)
     snprintf(job->method, sizeof job->method, "%s", method);
     snprintf(job->path, sizeof job->path, "%s", uri);
     job->query = query_of(wsi);
-    lws_get_peer_simple(wsi, job->addr, sizeof job->addr);
+    client_addr(wsi, g, job);
     int auth = 0, upload = 0;
     job->fn = gw_route(method, job->path, &auth, &upload, job->params);
     if (job->fn == NULL) {

@@ -15,19 +15,23 @@ from cluster import wait_for
 def lim(infra):
     infra.start("im-repo", "lrepo-1")
     infra.start("im-logic", "llogic-1")
-    gws = [infra.start_gateway("lgw-%d" % i, CIM_LOGIN_USER_PER_MIN=5, CIM_REST_RATE=1, CIM_REST_BURST=5)
+    gws = [infra.start_gateway("lgw-%d" % i, CIM_LOGIN_USER_PER_MIN=5, CIM_REST_RATE=1, CIM_REST_BURST=5,
+                               CIM_TRUSTED_PROXIES="127.0.0.9, 127.0.0.5")   # a "balancer" (test_forwarded_for)
            for i in (1, 2)]                         # the per-address limit stays lifted: test clients are 127.0.0.1
     yield {"infra": infra, "gws": gws}
     infra.stop_daemons()
 
 
-def call(url, method, path, body=None, token=None, source="127.0.0.1"):
-    """(status, JSON body, Retry-After header) of one request from the source address."""
+def call(url, method, path, body=None, token=None, source="127.0.0.1", forwarded=None):
+    """(status, JSON body, Retry-After header) of one request from the source address
+    (with X-Forwarded-For: forwarded, if given)."""
     u = urllib.parse.urlparse(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10, source_address=(source, 0))
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = "Bearer " + token
+    if forwarded:
+        headers["X-Forwarded-For"] = forwarded
     conn.request(method, path, json.dumps(body) if body is not None else None, headers)
     r = conn.getresponse()
     data = r.read()
@@ -35,8 +39,9 @@ def call(url, method, path, body=None, token=None, source="127.0.0.1"):
     return r.status, json.loads(data or b"{}"), r.getheader("Retry-After")
 
 
-def login(url, name, password, source="127.0.0.1"):
-    return call(url, "POST", "/api/login", {"username": name, "password": password}, source=source)
+def login(url, name, password, source="127.0.0.1", forwarded=None):
+    return call(url, "POST", "/api/login", {"username": name, "password": password}, source=source,
+                forwarded=forwarded)
 
 
 def test_login_attempts_per_username_across_gateways(lim):
@@ -68,6 +73,29 @@ def test_login_attempts_per_client_address(lim):
         assert (status, body["error"]) == (429, "rate_limited") and int(retry) >= 1
         assert login(g2, users[1].username, users[1].password, source="127.0.0.2")[0] == 429
         assert login(g1, users[0].username, users[0].password, source="127.0.0.3")[0] == 200   # another address
+    finally:
+        infra.etcd.delete(key)
+
+
+def test_forwarded_for_only_from_a_trusted_balancer(lim):
+    """Behind a balancer every client has its address: the per-address limit counts the
+    X-Forwarded-For entry the trusted balancer (127.0.0.5) added, and ignores the header
+    from anyone else."""
+    infra = lim["infra"]
+    g1 = lim["gws"][0]
+    u, v, w = (Client(g1.url, uname("lx")) for _ in range(3))   # each under its own per-username limit
+    key = "/im/config/im-gateway/login_addr_per_min"
+    mark = g1.log_text().count("event=config.applied key=login_addr_per_min")
+    infra.etcd.put(key, "3")
+    try:
+        wait_for("applied", lambda: g1.log_text().count("event=config.applied key=login_addr_per_min") > mark)
+        via_lb = [login(g1.url, u.username, u.password, source="127.0.0.5", forwarded="6.6.6.6, 10.9.9.1")[0]
+                  for _ in range(4)]
+        assert via_lb == [200, 200, 200, 429]                        # 10.9.9.1 spent its 3 (the 6.6.6.6 is its word)
+        assert login(g1.url, v.username, v.password, source="127.0.0.5", forwarded="10.9.9.2")[0] == 200
+        direct = [login(g1.url, w.username, w.password, source="127.0.0.4", forwarded="10.9.9.%d" % (10 + i))[0]
+                  for i in range(4)]
+        assert direct == [200, 200, 200, 429]                        # not a balancer: counted as 127.0.0.4
     finally:
         infra.etcd.delete(key)
 
