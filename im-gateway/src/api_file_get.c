@@ -60,8 +60,8 @@ static void disposition(char *out, size_t size, const char *kind, const char *na
 static void reply_file(gw_t *g, gw_job_t *job, const Im__Common__V1__File *f, int thumb)
 {
     if (thumb && !f->has_thumb) return gw_job_error(job, 404, "not_found", "this file has no thumbnail");
-    char key[80];
-    snprintf(key, sizeof key, thumb ? "%s.thumb.jpg" : "%s", f->sha256);
+    char buf[GW_STORE_KEY_MAX];
+    const char *key = thumb ? gw_store_thumb_key(buf, f->sha256) : f->sha256;
     gw_serve_t *sv = im_calloc(1, sizeof *sv);
     if ((sv->fd = gw_store_open(g, key, &sv->total)) < 0) {
         im_free(sv);

@@ -9,42 +9,28 @@
 #include "im/wire.h"
 
 #include <jansson.h>
-#include <stdio.h>
 #include <unistd.h>
-
-/* The thumbnail's temp file (empty), or NULL. */
-static char *thumb_tmp(gw_t *g)
-{
-    char *path;
-    int fd = gw_store_tmp(g, &path);
-    if (fd < 0) return NULL;
-    close(fd);
-    return path;
-}
 
 static int store(gw_t *g, gw_job_t *job, const gw_media_t *m, const char *thumb)
 {
-    char key[80];
+    char key[GW_STORE_KEY_MAX];
     if (gw_store_put(g, job->upload_path, m->sha256) != IM_OK) return IM_EIO;
     im_free(job->upload_path);   /* taken by the store */
     job->upload_path = NULL;
-    snprintf(key, sizeof key, "%s.thumb.jpg", m->sha256);
-    return m->thumb ? gw_store_put(g, thumb, key) : IM_OK;
+    return m->thumb ? gw_store_put(g, thumb, gw_store_thumb_key(key, m->sha256)) : IM_OK;
 }
 
 void gw_api_file_upload(gw_t *g, gw_job_t *job)
 {
     if (job->body_len == 0) return gw_job_error(job, 400, "invalid_argument", "empty file");
-    char *thumb = thumb_tmp(g);
+    /* the thumbnail's temp beside the upload's, under the same prefix: a restart clears both */
+    char *thumb = im_sprintf("%s.thumb.jpg", job->upload_path);
     gw_media_t m;
-    if (thumb == NULL || gw_media_probe(job->upload_path, thumb, g->cfg.thumb_px, g->cfg.image_max_px, &m) != IM_OK ||
-        store(g, job, &m, thumb) != IM_OK) {
-        if (thumb) unlink(thumb);
-        im_free(thumb);
-        return gw_job_error(job, 503, "unavailable", "cannot store files right now");
-    }
-    if (!m.thumb) unlink(thumb);
+    int rc = gw_media_probe(job->upload_path, thumb, g->cfg.thumb_px, g->cfg.image_max_px, &m);
+    if (rc == IM_OK) rc = store(g, job, &m, thumb);
+    unlink(thumb);   /* none, or moved into the store already, unless something failed */
     im_free(thumb);
+    if (rc != IM_OK) return gw_job_error(job, 503, "unavailable", "cannot store files right now");
 
     Im__Common__V1__File f = IM__COMMON__V1__FILE__INIT;
     f.sha256 = m.sha256;

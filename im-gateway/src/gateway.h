@@ -348,6 +348,8 @@ int gw_store_init(gw_t *g);                          /* main: folders; this gate
 int gw_store_tmp(gw_t *g, char **path);              /* a new temp file: its fd, *path malloc'd */
 int gw_store_put(gw_t *g, const char *tmp, const char *key);   /* moves tmp in (kept if present) */
 int gw_store_open(gw_t *g, const char *key, uint64_t *size);   /* fd to read, or -1 */
+#define GW_STORE_KEY_MAX 80
+char *gw_store_thumb_key(char out[GW_STORE_KEY_MAX], const char *sha256);   /* the thumbnail of those bytes */
 
 /* ---- media.c: what an upload is, from its bytes ([W]) ---- */
 typedef struct {

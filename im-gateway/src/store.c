@@ -79,6 +79,12 @@ int gw_store_put(gw_t *g, const char *tmp, const char *key)
     return rc;
 }
 
+char *gw_store_thumb_key(char out[GW_STORE_KEY_MAX], const char *sha256)
+{
+    snprintf(out, GW_STORE_KEY_MAX, "%s.thumb.jpg", sha256);
+    return out;
+}
+
 int gw_store_open(gw_t *g, const char *key, uint64_t *size)
 {
     char *path = key_path(g, key);

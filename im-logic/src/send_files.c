@@ -26,7 +26,10 @@ static uint64_t file_id_of(const char *content)
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         char *end;
-        if (*s >= '1' && *s <= '9') id = strtoull(s, &end, 10), id = *end ? 0 : id;
+        if (*s >= '1' && *s <= '9') {
+            id = strtoull(s, &end, 10);
+            if (*end) id = 0;
+        }
     } else if (json_is_integer(v) && json_integer_value(v) > 0) {
         id = (uint64_t)json_integer_value(v);
     }
