@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # run.sh — install what is needed, build, and run every test of cim:
-#   1. unit tests (ctest), in a normal and an ASan/UBSan build;
+#   1. unit tests (ctest), in a normal and an ASan/UBSan build, and a short run of every
+#      libFuzzer target over its corpus of seeds and past crashes (tests/fuzz/run.sh);
 #   2. integration tests (pytest): real MariaDB, Redis, etcd and Kafka started here on
 #      free ports under a temporary run folder, real daemons over real sockets;
-#   3. the browser end-to-end test (headless Chromium) against a real local cluster;
-#   4. deployment: deploy/k8s validated offline (tests/deploy/k8s.sh) and the compose stack
+#   3. faults under load: every daemon and server killed, hung or flushed in turn
+#      (tests/faults/run.py);
+#   4. the browser end-to-end test (headless Chromium) against a real local cluster;
+#   5. deployment: deploy/k8s validated offline (tests/deploy/k8s.sh) and the compose stack
 #      built, run and tested through its load balancer (tests/deploy/compose.sh; SKIP when
 #      no Docker engine can be started here).
 # Prints one summary line per stage and a final "N passed, N failed".
@@ -36,11 +39,17 @@ stage unit ctest --test-dir "$CIM_BUILD" --output-on-failure
 stage build-asan build "$ROOT/build-asan" -DCMAKE_BUILD_TYPE=Debug -DIM_SANITIZE=ON
 stage unit-asan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
   ctest --test-dir "$ROOT/build-asan" --output-on-failure
+stage fuzz tests/fuzz/run.sh "${CIM_FUZZ_SECONDS:-20}"
 
 RUN=$(mktemp -d /tmp/cim-test-XXXXXX)
 stage integration env CIM_TEST_RUN="$RUN" PYTHONDONTWRITEBYTECODE=1 \
   /usr/bin/python3 -m pytest -p no:cacheprovider -v tests/integration
 deploy/local/down.sh "$RUN" >/dev/null 2>&1 || true
+
+# Faults under load (tests/faults/run.py): each daemon kind and each server killed, hung or
+# flushed in turn while conversations send; exact accounting of every send.
+stage faults env CIM_FAULTS_RUN="$(mktemp -d /tmp/cim-faults-XXXXXX)" \
+  /usr/bin/python3 tests/faults/run.py --pairs 10 --rate 50 --seconds 12
 
 if [ -x tests/e2e/run.sh ]; then
   E2E_RUN=$(mktemp -d /tmp/cim-e2e-XXXXXX)

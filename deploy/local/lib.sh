@@ -4,6 +4,7 @@
 # that server is already running. stop_all stops exactly those pids.
 LIB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KAFKA_LIB=${CIM_KAFKA_LIB:-$LIB_ROOT/deploy/kafka/lib}
+ZIPKIN_LIB=${CIM_ZIPKIN_LIB:-$LIB_ROOT/deploy/zipkin/lib}
 
 # free_port: print a TCP port on 127.0.0.1 that nothing listens on.
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -134,6 +135,27 @@ PROPS
     -Dlog4j.configuration="file:$LIB_ROOT/deploy/kafka/log4j.properties" -Dkafka.logs.dir="$dir" \
     -cp "$KAFKA_LIB/*" kafka.Kafka "$dir/server.properties"
   wait_until kafka 90 kcat -b "127.0.0.1:$port" -L -m 2
+}
+
+# zipkin_jar: fetch the Zipkin server's jar through deploy/zipkin/pom.xml once.
+zipkin_jar() {
+  if ! ls "$ZIPKIN_LIB"/zipkin-server-*-exec.jar >/dev/null 2>&1; then
+    echo "infra: fetching the Zipkin server with Maven"
+    mvn -q -B -f "$LIB_ROOT/deploy/zipkin/pom.xml" dependency:copy-dependencies -DoutputDirectory="$ZIPKIN_LIB"
+  fi
+}
+
+# start_zipkin PORT: a Zipkin server (spans kept in memory) for the daemons' traces; its jar
+# is fetched through deploy/zipkin/pom.xml once. C1 only and a small heap: it starts in
+# ~20 s and is not on the message path.
+start_zipkin() {
+  local port=$1 jar
+  running zipkin && return 0
+  zipkin_jar
+  jar=$(ls "$ZIPKIN_LIB"/zipkin-server-*-exec.jar | head -n 1)
+  spawn zipkin java -Xms64m -Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -jar "$jar" \
+    --server.port="$port" --logging.level.root=WARN
+  wait_until zipkin 120 curl -sf "http://127.0.0.1:$port/health"
 }
 
 # stop_all: TERM every pid of this run folder, KILL what is left after 15 s.

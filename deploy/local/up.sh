@@ -5,7 +5,10 @@
 # Installs what is missing (deps.sh), fetches the Kafka jars (Maven), builds, creates
 # the schema, waits until every part is healthy, prints the web client's addresses.
 # Everything lives under ./run (or $CIM_RUN); running it again starts only what is not
-# running. Stop with deploy/local/down.sh.
+# running. Stop with deploy/local/down.sh. CIM_TRACING=1 also starts a Zipkin server and
+# traces every message (CIM_TRACE_ONE_IN=N: one in N).
+# CIM_METRICS=1 also starts Prometheus (Debian's package, installed if missing) scraping
+# every daemon registered in etcd, on CIM_PROMETHEUS_PORT (9090).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RUN=${CIM_RUN:-$ROOT/run}
@@ -34,6 +37,13 @@ export CIM_FILES_DIR="$RUN/files"   # uploads, shared by the gateways
 # registering thousands of users: the per-address login limit of a public gateway (30 a
 # minute) would refuse them. Per-username limits stay as configured.
 export CIM_LOGIN_ADDR_PER_MIN=${CIM_LOGIN_ADDR_PER_MIN:-1000000}
+export CIM_CONN_ADDR_PER_MIN=${CIM_CONN_ADDR_PER_MIN:-1000000}   # and im-bench's thousands of connections
+if [ -n "${CIM_TRACING:-}" ]; then   # every message's spans to a local Zipkin (docs/OBSERVABILITY.md)
+  ZIPKIN_PORT=${CIM_ZIPKIN_PORT:-9411}
+  (source "$ROOT/deploy/local/lib.sh"; start_zipkin "$ZIPKIN_PORT")
+  export CIM_TRACING_URL="http://127.0.0.1:$ZIPKIN_PORT"
+  export CIM_TRACE_ONE_IN=${CIM_TRACE_ONE_IN:-1}
+fi
 GW_PORTS=(${CIM_GATEWAY_PORTS:-8080 8081})
 B=${CIM_PORT_BASE:-9100}   # gRPC and admin ports: B+1, B+11, ... (gateways), B+100.. (logic), B+200.. (repo), B+301 (task)
 
@@ -83,3 +93,10 @@ done
 
 echo "up: cim is running (logs in $RUN/logs, stop with deploy/local/down.sh)"
 for p in "${GW_PORTS[@]}"; do echo "http://127.0.0.1:$p"; done
+if [ -n "${CIM_TRACING:-}" ]; then echo "tracing: http://127.0.0.1:$ZIPKIN_PORT"; fi
+if [ -n "${CIM_METRICS:-}" ]; then   # Prometheus scraping every daemon in etcd (docs/OBSERVABILITY.md)
+  PROMETHEUS_PORT=${CIM_PROMETHEUS_PORT:-9090}
+  (source "$ROOT/deploy/local/lib.sh"; source "$ROOT/deploy/observability/prometheus.sh"
+   start_prometheus "$PROMETHEUS_PORT" "$CIM_ETCD_PORT")
+  echo "metrics: http://127.0.0.1:$PROMETHEUS_PORT"
+fi

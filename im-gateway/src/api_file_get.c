@@ -14,32 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The range of a file of size total asked by header h into *off, *len: 206, 200 (no
- * or an unsupported range: all of it), or 416. */
-static int parse_range(const char *h, uint64_t total, uint64_t *off, uint64_t *len)
-{
-    *off = 0;
-    *len = total;
-    unsigned long long a, b;
-    char tail;
-    if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ',')) return 200;
-    h += 6;
-    if (sscanf(h, "-%llu%c", &a, &tail) == 1) {   /* the last a bytes */
-        if (a == 0 || total == 0) return 416;
-        *len = a < total ? a : total;
-        *off = total - *len;
-        return 206;
-    }
-    int n = sscanf(h, "%llu-%llu%c", &a, &b, &tail);
-    if (n == 1 && h[strlen(h) - 1] == '-') b = total ? total - 1 : 0;
-    else if (n != 2 || b < a) return 200;
-    if (a >= total) return 416;
-    if (b >= total) b = total - 1;
-    *off = a;
-    *len = b - a + 1;
-    return 206;
-}
-
 /* RFC 6266: an ASCII fallback name, and the real one percent-encoded in filename*. */
 static void disposition(char *out, size_t size, const char *kind, const char *name)
 {
@@ -68,7 +42,7 @@ static void reply_file(gw_t *g, gw_job_t *job, const Im__Common__V1__File *f, in
         return gw_job_error(job, 404, "not_found", "the file's bytes are missing");
     }
     job->serve = sv;   /* freed (fd closed) with the job */
-    job->status = parse_range(job->range, sv->total, &sv->off, &sv->len);
+    job->status = gw_parse_range(job->range, sv->total, &sv->off, &sv->len);
     if (job->status == 416) {
         close(sv->fd);
         im_free(sv);

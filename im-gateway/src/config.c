@@ -31,9 +31,10 @@ const im_cfg_field_t gw_config_table[] = {
     {"max_outbox", IM_CFG_INT, offsetof(gw_config_t, max_outbox), "1024", 8, 1000000,
      "Frames queued to one connection that does not read before it is dropped", IM_CFG_LIVE},
     {"send_rate", IM_CFG_INT, offsetof(gw_config_t, send_rate), "20", 1, 1000000,
-     "Sends per second allowed per user (token bucket refill)", IM_CFG_LIVE},
+     "Sends per second per user, counted across every gateway (Redis; over it: error rate_limited "
+     "with retry_after_ms, nothing produced)", IM_CFG_LIVE},
     {"send_burst", IM_CFG_INT, offsetof(gw_config_t, send_burst), "40", 1, 1000000,
-     "Sends a user may make at once (token bucket size)", IM_CFG_LIVE},
+     "Sends a user may make at once before send_rate applies (token bucket size)", IM_CFG_LIVE},
     {"cursor_rate", IM_CFG_INT, offsetof(gw_config_t, cursor_rate), "50", 1, 1000000,
      "ack and read frames per second per user, across their connections (token bucket)",
      IM_CFG_LIVE},
@@ -65,6 +66,9 @@ const im_cfg_field_t gw_config_table[] = {
      "Login attempts per minute per username, across every gateway (brute force)", IM_CFG_LIVE},
     {"login_addr_per_min", IM_CFG_INT, offsetof(gw_config_t, login_addr_per_min), "30", 1, 1000000,
      "Login attempts per minute per client address, across every gateway", IM_CFG_LIVE},
+    {"conn_addr_per_min", IM_CFG_INT, offsetof(gw_config_t, conn_addr_per_min), "300", 1, 1000000,
+     "New WebSocket connections per minute per client address, across every gateway (reconnect "
+     "storms; over it: error rate_limited with retry_after_ms, then the connection is closed)", IM_CFG_LIVE},
     {"presence_enabled", IM_CFG_BOOL, offsetof(gw_config_t, presence_enabled), "yes", 0, 0,
      "Announce a user's first connection and last disconnection to their friends and recent peers "
      "(presence frames); off under load", IM_CFG_LIVE},

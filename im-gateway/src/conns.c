@@ -1,12 +1,13 @@
 /* conns.c — the connection registry, outboxes and the heartbeat sweep ([S] only).
  *
- * users: user id -> gw_user_t (their connections here, their send bucket);
+ * users: user id -> gw_user_t (their connections here, their typing and cursor buckets);
  * conns: conn id -> gw_conn_t. A frame pushed to many connections is one gw_frame_t
  * with a reference per outbox entry. A connection whose outbox passes max_outbox does
  * not read its socket: it is closed rather than let to eat the gateway's memory. */
 #include "gateway.h"
 #include "im/clock.h"
 #include "im/log.h"
+#include "im/trace.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -92,7 +93,7 @@ void gw_frame_unref(gw_frame_t *f)
 
 void gw_conn_send(gw_t *g, gw_conn_t *c, gw_frame_t *f)
 {
-    if (c->closing) return;
+    if (c->closing || c->refused) return;   /* closing, or refused: its last frame is queued */
     int shed = IM_CFG_GET(g->cfg.shed_outbox);
     if (f->hint && shed > 0 && c->out_len >= shed) {   /* a backed-up reader: hints go first */
         im_metric_add(g->m_shed, 1);
@@ -165,7 +166,13 @@ void gw_conns_deliver(gw_t *g, gw_push_t *p)
             }
         }
         gw_frame_unref(f);
-        im_trace_set(d->trace);
+        im_span_t span;   /* from [D]'s poll to the frame in every outbox: Kafka hop 2's far end */
+        im_span_from(&span, d->traceparent, "gateway push", IM_SPAN_CONSUMER);
+        span.start_us = p->consumed_us;
+        im_span_tag(&span, "targets", "%zu", d->n_targets);
+        im_span_tag(&span, "connections", "%zu", delivered);
+        im_span_end(&span);
+        im_trace_set(span.trace);
         im_debug("push.delivered", "targets=%zu conns=%zu", d->n_targets, delivered);
     }
     im_trace_set("");

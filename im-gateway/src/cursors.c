@@ -50,9 +50,7 @@ void gw_cursors_flush(gw_t *g)
     up.received_us = im_clock_wall_us();   /* logic sheds the receipts of a late record */
     up.n_cursors = n;
     up.cursors = ptrs;
-    char trace[33];
-    im_trace_new(trace);
-    if (gw_up_send(g, &up, g->gateway_id, trace) != IM_OK)   /* advisory: the next ack carries it again */
+    if (gw_up_send(g, &up, g->gateway_id, NULL) != IM_OK)   /* advisory: the next ack carries it again */
         IM_LOG_RATELIMITED(5, IM_LOG_WARN, "cursors.dropped", "count=%zu", n);
     im_free(cs);
     im_free(ptrs);

@@ -3,6 +3,7 @@
  * Push is best effort (sync is the guarantee): a record's offset is stored once [S]
  * has it in hand; a record for a connection that is gone is dropped there. */
 #include "gateway.h"
+#include "im/clock.h"
 #include "im/log.h"
 #include "im/names.h"
 
@@ -21,6 +22,7 @@ static void *down_main(void *arg)
         } else {
             gw_push_t *p = im_calloc(1, sizeof *p);
             p->rec = rec;
+            p->consumed_us = im_clock_wall_us();
             if (im_queue_push(&g->inbox, &p->node) != IM_OK) gw_push_free(p);
         }
         im_kafka_consumer_done(g->down, &m);

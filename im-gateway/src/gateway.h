@@ -14,18 +14,24 @@
  *     [R] `session` writes user_session:{uid} in Redis (HSET on open, HDEL on close,
  *                   a re-assert with an expiry every heartbeat), so Redis latency never
  *                   stalls [S]; and derives presence from it (presence.c: the first
- *                   open and, after a grace, the last close are announced upstream).
+ *                   open and, after a grace, the last close are announced upstream);
+ *                   first it takes each new connection's per-address token (limits.c).
  *     [P] `up`      produces client ops to Kafka (up.c), so a stalled producer never
- *                   stalls [S]: a full queue is answered `unavailable` at once.
+ *                   stalls [S]: a full queue is answered `unavailable` at once. Sends
+ *                   take their per-user token (Redis) here first, a batch at a time.
  *     [V] `revoke`  listens for logouts (Redis SUBSCRIBE) and hands them to [S] (revoke.c).
  *   Every handoff between threads is an im_queue_t (im/queue.h): todo [S]->[W],
- *   done [W]->[S] (and [P]->[S]: a send Kafka refused), inbox [D]->[S], sess [S]->[R],
+ *   done [W]->[S] (and [P]->[S]: a send refused by its limit or by Kafka; [R]->[S]: a
+ *   connection refused by its limit), inbox [D]->[S], sess [S]->[R],
  *   upq [S]/[R]->[P], revoked [V]->[S]. Stopping (main.c) stops each producer
  *   before closing its queue, and closes the queues that wake [S] before lws is destroyed.
  *
  *   Send path (client -> server):
- *     client -ws-> [S] ws.c (frame, UTF-8, JSON) -> handle_send.c (rate limit, checks)
- *       -> up.c -produce-> im-upstream-topic (key = conversation id, header traceparent)
+ *     client -ws-> [S] ws.c (frame, UTF-8, JSON) -> handle_send.c (checks) -> upq
+ *       -> [P] up.c (per-user limit in Redis, one round trip per batch; limits.c)
+ *       -produce-> im-upstream-topic (key = conversation id, header traceparent)
+ *   Connection admission: [S] ws.c opens it -> sess -> [R] session.c (per-address limit,
+ *       then the session write) -> a refusal back through done -> [S] ws.c closes it.
  *   Ack/read path: [S] handle_cursor.c -> cursors.c (highest seq per user+conversation,
  *       cursor_flush_ms) -> one `cursors` record per flush -> im-upstream-topic
  *   Push path (server -> client):
@@ -68,6 +74,8 @@
 #include "logic.pb-c.h"
 #include "mq.pb-c.h"
 
+#define GW_ADDR_MAX 48   /* a client address as text (IPv6 included) */
+
 typedef struct {
     im_common_cfg_t common;
     char *host;               /* bind address of the client port */
@@ -81,8 +89,8 @@ typedef struct {
     int heartbeat_s;          /* clients ping this often; idle for 2.5x -> closed */
     int max_frame;            /* largest WebSocket message, bytes */
     int max_outbox;           /* frames queued to one slow connection before it is dropped */
-    int send_rate;            /* sends per second per user (token bucket) */
-    int send_burst;           /* bucket size */
+    int send_rate;            /* live: sends per second per user, all gateways (up.c) */
+    int send_burst;           /* live: bucket size */
     int cursor_rate;          /* ack/read per second per user */
     int cursor_burst;
     int cursor_flush_ms;      /* acks/reads are coalesced this long */
@@ -94,6 +102,7 @@ typedef struct {
     int rest_burst;
     int login_user_per_min;   /* live: login attempts per minute per username, all gateways */
     int login_addr_per_min;   /* live: login attempts per minute per client address */
+    int conn_addr_per_min;    /* live: new WebSocket connections per minute per client address */
     int presence_grace_ms;    /* live: a user offline this long before it is announced */
     int typing_enabled;       /* live degradation switch: relay `typing` */
     int shed_outbox;          /* live: hints to a connection with this many frames queued are dropped */
@@ -137,12 +146,13 @@ struct gw_job_s {
     size_t body_len;
     char trace[33];           /* trace id of this request */
     uint64_t user_id;         /* from the bearer token; 0 if none or invalid */
-    char addr[48];            /* the client's address (REST) */
+    char addr[GW_ADDR_MAX];   /* the client's address (REST) */
     int retry_after_s;        /* a 429's Retry-After header, 0 for none */
     uint64_t jti;             /* the token's id and expiry (seconds), for POST /api/logout */
     int64_t exp;
     int revoke;               /* set by api_logout.c: [S] denies jti before replying */
     uint64_t conn_id;         /* WebSocket job (sync): the connection to answer, else 0 */
+    int refuse;               /* WebSocket job: close the connection after resp (ws.c) */
     int status;               /* HTTP status of the reply */
     char *resp;               /* reply body (JSON), owned by the job */
     /* POST /api/files: the body goes to a temp file of the store instead of `body` */
@@ -202,13 +212,15 @@ typedef struct gw_conn_s {
     int rx_too_large;         /* this message went past max_frame: discard till its end */
     gw_note_t *notes;         /* notify.c: the last notify per conversation, and the one held */
     int nnotes, notify_held;
+    int refused;              /* by [R] (limits.c): closed once the outbox is written,
+                               * nothing more queued (ws.c); 0 = stays open */
 } gw_conn_t;
 
 /* A user with at least one connection on this gateway ([S] only). */
 struct gw_user_s {
     uint64_t id;
     gw_conn_t *conns;
-    im_bucket_t send_bucket;  /* rate limit on `send`, across the user's connections */
+    im_bucket_t typing_bucket;   /* `typing`, at send_rate (sends: rl:send:{uid} on [P], limits.c) */
     im_bucket_t cursor_bucket;   /* rate limit on `ack` and `read` */
 };
 
@@ -222,6 +234,7 @@ typedef struct {
 typedef struct gw_push_s {
     im_queue_node_t node;
     Im__Mq__V1__Downstream *rec;  /* unpacked; [S] frees it */
+    int64_t consumed_us;          /* wall clock, when [D] had it: its push spans start there */
 } gw_push_t;
 
 /* A Redis session write handed from [S] to [R]. */
@@ -230,6 +243,7 @@ typedef struct gw_sess_s {
     int open;                 /* GW_SESS_OPEN, GW_SESS_ASSERT or GW_SESS_CLOSE */
     uint64_t user_id;
     uint64_t conn_id;
+    char addr[GW_ADDR_MAX];   /* GW_SESS_OPEN: the client's address, for rl:conn:a:{addr} */
 } gw_sess_t;
 
 enum { GW_SESS_CLOSE = 0, GW_SESS_ASSERT = 1, GW_SESS_OPEN = 2 };   /* gw_sess_t.open */
@@ -270,6 +284,8 @@ struct gw_s {
     pthread_t sess_thread;
 
     im_kafka_producer_t *up;  /* im-upstream-topic; used by [P] only (up.c) */
+    im_redis_pool_t *up_redis;   /* [P]'s own connection: the send limits (up.c) */
+    int64_t up_redis_pause_ms;   /* [P]: Redis failed; local buckets decide until then (mono ms) */
     im_queue_t upq;           /* [S], [R] -> [P]: records to produce */
     pthread_t up_thread;
     int up_started;
@@ -339,6 +355,13 @@ void gw_job_error(gw_job_t *job, int status, const char *code, const char *messa
  * whether its body is a file (to the store, not memory); the path's {} segments go to
  * params. NULL: no such endpoint. */
 gw_api_fn gw_route(const char *method, const char *path, int *auth, int *upload, char params[2][64]);
+
+/* ---- parse.c: client bytes that need no connection (any thread) ---- */
+/* %XX escapes of s decoded into out (NUL-terminated, cut at size); "" if malformed or %00. */
+void gw_percent_decode(const char *s, char *out, size_t size);
+/* The bytes of a file of size total a Range header h asks for, into *off, *len: 206; 200
+ * for no or an unsupported range (all of it); 416 for one that is not satisfiable. */
+int gw_parse_range(const char *h, uint64_t total, uint64_t *off, uint64_t *len);
 
 /* ---- store.c: uploaded bytes, content-addressed under files_dir ---- */
 /* The interface a store backend implements (this one: a folder shared by the gateways):
@@ -431,6 +454,11 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 void gw_ws_error(gw_t *g, gw_conn_t *c, const char *code, const char *message, const char *cmid);
 /* The text of that `error` frame (im_free it), for replies built off [S]. */
 char *gw_error_frame(const char *code, const char *message, const char *cmid);
+/* The same with retry_after_ms (rate_limited: when to try again). */
+char *gw_error_frame_retry(const char *code, const char *message, const char *cmid, int64_t retry_ms);
+/* [S]: a WebSocket job back from another thread (job->conn_id): its reply written to the
+ * connection, which closes after it if job->refuse. Frees the job. */
+void gw_ws_deliver(gw_t *g, gw_job_t *job);
 
 /* ---- conns.c: the connection registry and outboxes ([S]) ---- */
 void gw_conns_init(gw_t *g);
@@ -476,8 +504,10 @@ void gw_up_stop(gw_t *g);
 void gw_up_init(gw_t *g, gw_conn_t *c, const char *op, Im__Mq__V1__Upstream *up);
 #define GW_UP_REFUSED "could not queue the message, retry"   /* a refused send's `error`, now or from [P] */
 /* Queues the record for [P] (any thread); never blocks: IM_EUNAVAIL at once when
- * up_queue_max records already wait. A `send` Kafka then refuses is answered by [P]. */
-int gw_up_send(gw_t *g, const Im__Mq__V1__Upstream *u, const char *key, const char *trace);
+ * up_queue_max records already wait. A `send` [P] then refuses (over the sender's limit,
+ * or Kafka's queue full) is answered by [P]: `rate_limited` or `unavailable`. tp: the
+ * record's traceparent (a send's root span); NULL: a fresh, unsampled one. */
+int gw_up_send(gw_t *g, const Im__Mq__V1__Upstream *u, const char *key, const char *tp);
 
 /* ---- down.c: [D] ---- */
 int gw_down_start(gw_t *g);
@@ -497,9 +527,17 @@ void gw_revoke_apply(gw_t *g, uint64_t jti, uint64_t user_id, int64_t exp);
 void gw_revoke_drain(gw_t *g);     /* [S]: what [V] handed over */
 void gw_revoke_sweep(gw_t *g);     /* [S], from the sweep: forget tokens past their exp */
 
-/* ---- limits.c: rate limits shared by every gateway, on [W] ---- */
-/* IM_OK, or the job answered 429 rate_limited with Retry-After. */
+/* ---- limits.c: rate limits shared by every gateway (Redis) ---- */
+/* [W]: IM_OK, or the job answered 429 rate_limited with Retry-After. */
 int gw_limit(gw_t *g, gw_job_t *job, const char *kind, const char *who, double rate, double burst);
+#define GW_LIMIT_KEY_MAX 160
+/* The Redis key of kind's bucket for who ("send", uid -> rl:send:{uid}); returns out. */
+char *gw_limit_key(char out[GW_LIMIT_KEY_MAX], const char *kind, const char *who);
+/* Counts n refusals of limit `kind` (cim_ratelimit_refused_total{limit}); any thread. */
+void gw_limit_refused(const char *kind, int64_t n);
+/* [S]: the address a client's requests are counted under: the peer's, or the last
+ * X-Forwarded-For entry when the peer is one of trusted_proxies. */
+void gw_client_addr(gw_t *g, struct lws *wsi, char out[GW_ADDR_MAX]);
 
 /* ---- presence.c: online / offline, on [R]; GET /api/presence on [W] ---- */
 /* Appends the Redis commands of one session op to c; how many replies to read. */
@@ -515,6 +553,9 @@ void gw_api_presence(gw_t *g, gw_job_t *job);
 int gw_session_start(gw_t *g);     /* clears this gateway's stale sessions, starts [R] */
 void gw_session_stop(gw_t *g);     /* after lws is gone: drains, so every open gets its close */
 void gw_session_post(gw_t *g, int open, uint64_t user_id, uint64_t conn_id);   /* [S] */
+/* [S]: a new connection from addr; [R] takes its rl:conn:a:{addr} token before writing
+ * its session, and on refusal hands [S] an `error` and a close instead (gw_ws_deliver). */
+void gw_session_open(gw_t *g, uint64_t user_id, uint64_t conn_id, const char *addr);
 /* [S], once per sweep: 1 if [R] found that Redis lost this gateway's sessions (every
  * connection's session is then posted again), else 0. Clears the flag. */
 int gw_session_lost(gw_t *g);

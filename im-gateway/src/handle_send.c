@@ -1,12 +1,13 @@
-/* handle_send.c — `send {cmid, to | group, type, content, mentions?}`: check the shape, rate
- * limit, produce upstream keyed by the conversation. The gateway does no business logic:
+/* handle_send.c — `send {cmid, to | group, type, content, mentions?}`: check the shape, hand
+ * it to [P] keyed by the conversation (up.c takes the sender's token of the per-user limit
+ * shared by every gateway, then produces). The gateway does no business logic:
  * logic checks the recipient or the membership and the mentions, dedups and stores; the
  * client hears back through `sent` or `error` with its cmid. */
 #include "gateway.h"
-#include "im/clock.h"
 #include "im/conv.h"
 #include "im/log.h"
 #include "im/text.h"
+#include "im/trace.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -38,16 +39,15 @@ void gw_handle_send(gw_t *g, gw_conn_t *c, void *msg)
                     "mentions (groups only) is a list of up to 100 member ids, or [\"all\"]", cmid);
         return;
     }
-    if (!im_bucket_take(&c->user->send_bucket, IM_CFG_GET(g->cfg.send_rate), IM_CFG_GET(g->cfg.send_burst),
-                        im_clock_mono_ms())) {
-        gw_ws_error(g, c, "rate_limited", "too many messages, slow down", cmid);
-        return;
-    }
     uint64_t me = c->user->id, dest_id = (uint64_t)json_integer_value(dest);
-    char cid[IM_CONV_ID_MAX], trace[33];
+    char cid[IM_CONV_ID_MAX], tp[56];
     if (group) im_conv_group(cid, dest_id);
     else im_conv_single(cid, me, dest_id);
-    im_trace_new(trace);
+    im_span_t span;   /* the root of the message's trace: the frame read -> handed to [P] */
+    im_span_root(&span, "send", IM_SPAN_PRODUCER);
+    im_span_tag(&span, "user", "%llu", (unsigned long long)me);
+    im_span_tag(&span, "conversation", "%s", cid);
+    im_span_traceparent(&span, tp);
 
     Im__Mq__V1__Upstream up;
     gw_up_init(g, c, "send", &up);
@@ -60,14 +60,15 @@ void gw_handle_send(gw_t *g, gw_conn_t *c, void *msg)
     up.type = type ? (int32_t)json_integer_value(type) : 1;
     up.content = (char *)content;
     up.conversation_id = cid;
-    im_trace_set(trace);
-    if (gw_up_send(g, &up, cid, trace) != IM_OK) {
+    im_trace_set(span.trace);
+    if (gw_up_send(g, &up, cid, tp) != IM_OK) {
+        im_span_tag(&span, "error", "unavailable");
         gw_ws_error(g, c, "unavailable", GW_UP_REFUSED, cmid);
     } else {
-        im_metric_add(g->m_sends, 1);
         im_debug("ws.send", "user=%llu conn=%llx cmid=%s cid=%s", (unsigned long long)me,
                  (unsigned long long)c->id, cmid, cid);
     }
+    im_span_end(&span);
     im_trace_set("");
 }
 

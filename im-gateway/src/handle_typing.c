@@ -17,13 +17,11 @@ void gw_handle_typing(gw_t *g, gw_conn_t *c, void *msg)
         gw_ws_error(g, c, "invalid_argument", "needs conversation_id (a conversation id)", NULL);
         return;
     }
-    if (!im_bucket_take(&c->user->send_bucket, IM_CFG_GET(g->cfg.send_rate), IM_CFG_GET(g->cfg.send_burst),
+    if (!im_bucket_take(&c->user->typing_bucket, IM_CFG_GET(g->cfg.send_rate), IM_CFG_GET(g->cfg.send_burst),
                         im_clock_mono_ms()))
         return;   /* typing is a hint: drop it quietly when over the limit */
-    char trace[33];
-    im_trace_new(trace);
     Im__Mq__V1__Upstream up;
     gw_up_init(g, c, "typing", &up);
     up.conversation_id = (char *)cid;
-    gw_up_send(g, &up, cid, trace);   /* a hint: a full queue drops it */
+    gw_up_send(g, &up, cid, NULL);   /* a hint: a full queue drops it */
 }

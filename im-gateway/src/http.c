@@ -71,29 +71,6 @@ static int bearer_user(struct lws *wsi, gw_t *g, gw_job_t *job)
     return IM_OK;
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* %XX escapes of s decoded into out (NUL-terminated, cut at size); "" if malformed. */
-static void percent_decode(const char *s, char *out, size_t size)
-{
-    size_t k = 0;
-    for (; *s && k + 1 < size; s++) {
-        if (*s != '%') {
-            out[k++] = *s;
-        } else if (hexval(s[1]) >= 0 && hexval(s[2]) >= 0 && (s[1] != '0' || s[2] != '0')) {
-            out[k++] = (char)(hexval(s[1]) * 16 + hexval(s[2]));
-            s += 2;
-        } else {
-            k = 0;
-            break;
-        }
-    }
-    out[k] = '\0';
-}
-
 static void too_large(gw_http_t *h)
 {
     h->too_large = 1;
@@ -116,42 +93,9 @@ static int begin_upload(struct lws *wsi, gw_t *g, gw_http_t *h)
         return IM_OK;
     }
     if (lws_hdr_custom_copy(wsi, name, sizeof name, "x-file-name:", 12) > 0)
-        percent_decode(name, job->name, sizeof job->name);
+        gw_percent_decode(name, job->name, sizeof job->name);
     job->upload_fd = gw_store_tmp(g, &job->upload_path);
     return job->upload_fd >= 0 ? IM_OK : IM_EIO;
-}
-
-/* 1 if addr is one of the comma-separated addresses of list. */
-static int listed(const char *list, const char *addr)
-{
-    size_t n = strlen(addr);
-    for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
-        while (*p == ' ') p++;
-        if (strncmp(p, addr, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' ')) return 1;
-    }
-    return 0;
-}
-
-/* The client's address: the peer's (IPv4 as a.b.c.d), or, when the peer is a trusted balancer, the last
- * address of X-Forwarded-For (the one that balancer added; earlier ones are the client's
- * word). Anything but address characters leaves the peer's. */
-static void client_addr(struct lws *wsi, gw_t *g, gw_job_t *job)
-{
-    char xff[256];
-    lws_get_peer_simple(wsi, job->addr, sizeof job->addr);
-    if (strncmp(job->addr, "::ffff:", 7) == 0)   /* an IPv4 peer of a dual-stack socket, as IPv4 */
-        memmove(job->addr, job->addr + 7, strlen(job->addr + 7) + 1);
-    if (!*g->cfg.trusted_proxies || !listed(g->cfg.trusted_proxies, job->addr) ||
-        lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) <= 0)
-        return;
-    const char *last = strrchr(xff, ',');
-    last = last ? last + 1 : xff;
-    while (*last == ' ') last++;
-    size_t n = strspn(last, "0123456789abcdefABCDEF:.");
-    if (n > 0 && n < sizeof job->addr && last[n + strspn(last + n, " ")] == '\0') {
-        memcpy(job->addr, last, n);
-        job->addr[n] = '\0';
-    }
 }
 
 static void ready(struct lws *wsi, gw_http_t *h)
@@ -177,7 +121,7 @@ static int begin(struct lws *wsi, gw_http_t *h)
     snprintf(job->method, sizeof job->method, "%s", method);
     snprintf(job->path, sizeof job->path, "%s", uri);
     job->query = query_of(wsi);
-    client_addr(wsi, g, job);
+    gw_client_addr(g, wsi, job->addr);
     int auth = 0, upload = 0;
     job->fn = gw_route(method, job->path, &auth, &upload, job->params);
     if (job->fn == NULL) {

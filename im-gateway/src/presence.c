@@ -84,10 +84,9 @@ static void announce(gw_t *g, uint64_t uid, int online, int64_t last_seen)
     up.online = online;
     up.last_seen = last_seen;
     up.received_us = im_clock_wall_us();
-    char key[32], trace[33];
+    char key[32];
     snprintf(key, sizeof key, "u_%llu", (unsigned long long)uid);
-    im_trace_new(trace);
-    if (gw_up_send(g, &up, key, trace) != IM_OK)
+    if (gw_up_send(g, &up, key, NULL) != IM_OK)
         IM_LOG_RATELIMITED(5, IM_LOG_WARN, "presence.not_announced", "user=%llu online=%d", (unsigned long long)uid,
                            online);
     else

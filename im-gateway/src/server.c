@@ -20,9 +20,7 @@ static void drain(gw_t *g)
             gw_http_deliver(g, j);
             continue;
         }
-        gw_conn_t *c = im_u64map_get(&g->conns, j->conn_id);   /* a WebSocket job (sync) */
-        if (c && j->resp) gw_conn_send_text(g, c, j->resp);
-        gw_job_free(j);
+        gw_ws_deliver(g, j);   /* a WebSocket job: a sync's reply, or a refused connection */
     }
     for (im_queue_node_t *n = im_queue_take_all(&g->inbox), *next; n; n = next) {
         next = n->next;

@@ -10,7 +10,11 @@
  *     second: if it is gone, Redis lost our sessions (restart, FLUSHALL, eviction) and
  *     every field is re-asserted at once;
  *   - at start, fields a previous process of this gateway id left behind are removed;
- *   - a batch Redis could not take is kept and retried, not dropped. */
+ *   - a batch Redis could not take is kept and retried, not dropped.
+ * Admission comes first: each new connection takes a token of rl:conn:a:{addr} (limits.c;
+ * every open of a batch in one round trip). A refused one is never written: [S] gets an
+ * `error` rate_limited and closes it, and its later re-asserts and close are
+ * dropped here too (so no presence flaps for a connection nobody saw). */
 #include "gateway.h"
 #include "im/clock.h"
 #include "im/log.h"
@@ -55,6 +59,75 @@ static int marker_lost(gw_t *g, redisContext *c)
     return lost;
 }
 
+/* The refusal of conn_id, to [S] (ws.c gw_ws_deliver): the error frame, then the close. */
+static void refuse(gw_t *g, const gw_sess_t *s, int64_t retry_ms)
+{
+    gw_limit_refused("conn:a", 1);
+    IM_LOG_RATELIMITED(2, IM_LOG_INFO, "rate_limited", "kind=conn addr=%s user=%llu retry_after_ms=%lld",
+                       s->addr, (unsigned long long)s->user_id, (long long)retry_ms);   /* addr: address characters only */
+    gw_job_t *job = gw_job_new();
+    job->conn_id = s->conn_id;
+    job->refuse = 1;
+    job->resp = gw_error_frame_retry("rate_limited", "too many connections from your address, retry later", NULL,
+                                     retry_ms);
+    if (im_queue_push(&g->done, &job->node) != IM_OK) gw_job_free(job);   /* [S] is gone */
+}
+
+/* The per-address tokens of the opens in list, in one round trip: retry[i] for the i-th
+ * open, 0 if it got its token. */
+static void take_tokens(gw_t *g, im_queue_node_t *list, size_t nopen, int64_t *retry)
+{
+    char(*keys)[GW_LIMIT_KEY_MAX] = im_malloc(nopen * sizeof *keys);
+    const char **kp = im_malloc(nopen * sizeof *kp);
+    size_t k = 0;
+    for (im_queue_node_t *n = list; n; n = n->next) {
+        gw_sess_t *s = IM_QUEUE_ENTRY(n, gw_sess_t, node);
+        if (s->open != GW_SESS_OPEN) continue;
+        kp[k] = gw_limit_key(keys[k], "conn:a", s->addr);
+        k++;
+    }
+    int per_min = IM_CFG_GET(g->cfg.conn_addr_per_min);
+    im_rlimit_take_many(g->redis, kp, nopen, per_min / 60.0, per_min, im_clock_wall_ms(), retry);
+    im_free(keys);
+    im_free(kp);
+}
+
+/* Removes from list the opens refused their token and every later op of a refused
+ * connection (remembered in refused until its close). Returns the list left, in order. */
+static im_queue_node_t *admit(gw_t *g, im_queue_node_t *list, im_u64map_t *refused)
+{
+    size_t nopen = 0, k = 0;
+    for (im_queue_node_t *n = list; n; n = n->next) nopen += IM_QUEUE_ENTRY(n, gw_sess_t, node)->open == GW_SESS_OPEN;
+    if (nopen == 0 && refused->len == 0) return list;
+    int64_t *retry = nopen ? im_malloc(nopen * sizeof *retry) : NULL;
+    if (nopen) take_tokens(g, list, nopen, retry);
+    im_queue_node_t *kept = NULL, **tail = &kept;
+    for (im_queue_node_t *n = list, *next; n; n = next) {
+        next = n->next;
+        gw_sess_t *s = IM_QUEUE_ENTRY(n, gw_sess_t, node);
+        int drop = 0;
+        if (s->open == GW_SESS_OPEN) {
+            int64_t wait = retry[k++];
+            if ((drop = wait != 0)) {
+                refuse(g, s, wait);
+                im_u64map_put(refused, s->conn_id, (void *)1);
+            }
+        } else if (im_u64map_get(refused, s->conn_id)) {
+            if (s->open == GW_SESS_CLOSE) im_u64map_del(refused, s->conn_id);
+            drop = 1;
+        }
+        if (drop) {
+            im_free(s);
+            continue;
+        }
+        n->next = NULL;
+        *tail = n;
+        tail = &n->next;
+    }
+    im_free(retry);
+    return kept;
+}
+
 static void free_list(im_queue_node_t *list)
 {
     for (im_queue_node_t *n = list, *next; n; n = next) {
@@ -70,9 +143,12 @@ static void *session_main(void *arg)
     im_queue_node_t *pending = NULL, **tail = &pending;
     size_t npending = 0;
     int64_t next_check = 0;
+    im_u64map_t refused;      /* conn id -> 1: refused at admission, until its close */
+    im_u64map_init(&refused);
     for (int closed = 0; !closed;) {
         im_queue_node_t *list = im_queue_take_all_wait(&g->sess, 1000);
         closed = list == NULL && im_queue_closed(&g->sess);
+        list = admit(g, list, &refused);
         for (im_queue_node_t *n = list; n; n = n->next, npending++) {   /* append in order */
             *tail = n;
             tail = &n->next;
@@ -103,6 +179,7 @@ static void *session_main(void *arg)
             IM_LOG_RATELIMITED(5, IM_LOG_WARN, "session.retry", "ops=%zu err=\"%s\"", npending, im_strerror(rc));
         }
     }
+    im_u64map_fini(&refused);
     return NULL;
 }
 
@@ -165,13 +242,24 @@ void gw_session_stop(gw_t *g)
     im_redis_pool_free(g->redis);
 }
 
-void gw_session_post(gw_t *g, int open, uint64_t user_id, uint64_t conn_id)
+static void post(gw_t *g, int open, uint64_t user_id, uint64_t conn_id, const char *addr)
 {
     gw_sess_t *s = im_malloc(sizeof *s);
     s->open = open;
     s->user_id = user_id;
     s->conn_id = conn_id;
+    snprintf(s->addr, sizeof s->addr, "%s", addr);
     if (im_queue_push(&g->sess, &s->node) != IM_OK) im_free(s);
+}
+
+void gw_session_post(gw_t *g, int open, uint64_t user_id, uint64_t conn_id)
+{
+    post(g, open, user_id, conn_id, "");
+}
+
+void gw_session_open(gw_t *g, uint64_t user_id, uint64_t conn_id, const char *addr)
+{
+    post(g, GW_SESS_OPEN, user_id, conn_id, addr);
 }
 
 int gw_session_lost(gw_t *g)

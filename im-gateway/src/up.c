@@ -8,7 +8,13 @@
  * [P] cannot hand to librdkafka (its own queue, also up_queue_max, full) is answered
  * `unavailable` later, through `done` like a WebSocket job's reply. Either way the client
  * resends with the same cmid. Stop: after [S] (and the last cursor flush), `upq` is
- * closed, [P] produces what is left and exits, then the producer flushes. */
+ * closed, [P] produces what is left and exits, then the producer flushes.
+ *
+ * Sends per user are limited here, across every gateway: [P] takes what waits in `upq`
+ * (up to UP_BATCH records) and the rl:send:{uid} tokens of all its sends in one Redis
+ * round trip (limits.c, on [P]'s own connection). A send without a token is answered
+ * `error rate_limited` with retry_after_ms, like a refusal by Kafka, and not produced;
+ * the others go out in their order. Redis down: the local stand-in of im/ratelimit.h. */
 #include "gateway.h"
 #include "im/clock.h"
 #include "im/log.h"
@@ -17,9 +23,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#define UP_BATCH 256          /* records per Redis round trip for their send limits */
+#define UP_REDIS_TIMEOUT_MS 500   /* then the local stand-in decides, */
+#define UP_REDIS_PAUSE_MS 1000    /* and goes on deciding this long before Redis is tried again */
+
 typedef struct {
     im_queue_node_t node;
-    uint64_t conn_id;         /* a `send`: the connection to answer if Kafka refuses it; else 0 */
+    uint64_t conn_id;         /* a `send`: the connection to answer if it is refused; else 0 */
+    uint64_t user_id;         /* a `send`: whose rl:send:{uid} token it takes */
     char cmid[72];
     char key[80];
     char tp[56];              /* traceparent */
@@ -27,26 +38,76 @@ typedef struct {
     uint8_t payload[];
 } gw_upmsg_t;
 
-/* [P]: a refused send's `error`, to [S] as a WebSocket reply. */
-static void refuse(gw_t *g, const gw_upmsg_t *m)
+/* [P]: a refused send's `error` (takes frame), to [S] as a WebSocket reply. */
+static void refuse(gw_t *g, const gw_upmsg_t *m, char *frame)
 {
     gw_job_t *job = gw_job_new();
     job->conn_id = m->conn_id;
-    job->resp = gw_error_frame("unavailable", GW_UP_REFUSED, m->cmid);
+    job->resp = frame;
     if (im_queue_push(&g->done, &job->node) != IM_OK) gw_job_free(job);   /* [S] is gone */
+}
+
+/* [P]: retry[i] for the i-th send of the n records from first on: 0 if it got its token. */
+static void take_tokens(gw_t *g, im_queue_node_t *first, size_t n, size_t nsends, int64_t *retry)
+{
+    char keys[UP_BATCH][GW_LIMIT_KEY_MAX], uid[24];
+    const char *kp[UP_BATCH];
+    size_t k = 0;
+    for (im_queue_node_t *p = first; n > 0; p = p->next, n--) {
+        gw_upmsg_t *m = IM_QUEUE_ENTRY(p, gw_upmsg_t, node);
+        if (!m->conn_id) continue;
+        snprintf(uid, sizeof uid, "%llu", (unsigned long long)m->user_id);
+        kp[k] = gw_limit_key(keys[k], "send", uid);
+        k++;
+    }
+    int64_t now = im_clock_mono_ms();
+    im_redis_pool_t *redis = now < g->up_redis_pause_ms ? NULL : g->up_redis;   /* NULL: local buckets */
+    if (im_rlimit_take_many(redis, kp, nsends, IM_CFG_GET(g->cfg.send_rate), IM_CFG_GET(g->cfg.send_burst),
+                            im_clock_wall_ms(), retry) != IM_OK &&
+        redis)
+        g->up_redis_pause_ms = now + UP_REDIS_PAUSE_MS;   /* a hung Redis costs one timeout a second */
+    size_t refused = 0;
+    for (k = 0; k < nsends; k++) refused += retry[k] != 0;
+    if (refused) {
+        gw_limit_refused("send", (int64_t)refused);
+        IM_LOG_RATELIMITED(2, IM_LOG_INFO, "rate_limited", "kind=send refused=%zu of=%zu", refused, nsends);
+    }
+}
+
+/* [P]: up to UP_BATCH records of list, limited and produced in order; returns the rest. */
+static im_queue_node_t *produce_batch(gw_t *g, im_queue_node_t *list)
+{
+    size_t n = 0, nsends = 0;
+    im_queue_node_t *rest = list;
+    for (; rest && n < UP_BATCH; rest = rest->next, n++) nsends += IM_QUEUE_ENTRY(rest, gw_upmsg_t, node)->conn_id != 0;
+    int64_t retry[UP_BATCH];
+    if (nsends) take_tokens(g, list, n, nsends, retry);
+    size_t k = 0;
+    for (im_queue_node_t *p = list, *next; p != rest; p = next) {
+        next = p->next;
+        gw_upmsg_t *m = IM_QUEUE_ENTRY(p, gw_upmsg_t, node);
+        int send = m->conn_id != 0;
+        if (send && retry[k++] != 0) {
+            refuse(g, m, gw_error_frame_retry("rate_limited", "too many messages, slow down", m->cmid, retry[k - 1]));
+        } else if (im_kafka_producer_try_send(g->up, IM_TOPIC_UPSTREAM, m->key, strlen(m->key), m->payload, m->len,
+                                              m->tp, NULL) != IM_OK) {
+            if (send) refuse(g, m, gw_error_frame("unavailable", GW_UP_REFUSED, m->cmid));
+        } else if (send) {
+            im_metric_add(g->m_sends, 1);
+        }
+        im_free(m);
+    }
+    return rest;
 }
 
 static void *up_main(void *arg)
 {
     gw_t *g = arg;
     im_log_set_thread("up");
-    im_queue_node_t *n;
-    while ((n = im_queue_pop_wait(&g->upq)) != NULL) {
-        gw_upmsg_t *m = IM_QUEUE_ENTRY(n, gw_upmsg_t, node);
-        int rc = im_kafka_producer_try_send(g->up, IM_TOPIC_UPSTREAM, m->key, strlen(m->key), m->payload, m->len,
-                                            m->tp, NULL);
-        if (rc != IM_OK && m->conn_id) refuse(g, m);
-        im_free(m);
+    for (;;) {
+        im_queue_node_t *list = im_queue_take_all_wait(&g->upq, 1000);
+        if (list == NULL && im_queue_closed(&g->upq)) break;
+        while (list) list = produce_batch(g, list);
     }
     return NULL;
 }
@@ -56,6 +117,7 @@ int gw_up_start(gw_t *g)
     im_kafka_producer_opts_t opts = {.queue_max = g->cfg.up_queue_max};
     g->up = im_kafka_producer_new(g->cfg.kafka_brokers, g->gateway_id, NULL, &opts);
     if (g->up == NULL) return IM_EUNAVAIL;
+    g->up_redis = im_redis_pool_new(g->cfg.redis_host, g->cfg.redis_port, 1, UP_REDIS_TIMEOUT_MS);
     im_queue_init(&g->upq, NULL, NULL);
     pthread_create(&g->up_thread, NULL, up_main, g);
     g->up_started = 1;
@@ -72,6 +134,8 @@ void gw_up_stop(gw_t *g)
     }
     im_kafka_producer_free(g->up);   /* flushes what clients already sent */
     g->up = NULL;
+    im_redis_pool_free(g->up_redis);
+    g->up_redis = NULL;
 }
 
 void gw_up_init(gw_t *g, gw_conn_t *c, const char *op, Im__Mq__V1__Upstream *up)
@@ -84,7 +148,7 @@ void gw_up_init(gw_t *g, gw_conn_t *c, const char *op, Im__Mq__V1__Upstream *up)
     up->received_us = im_clock_wall_us();
 }
 
-int gw_up_send(gw_t *g, const Im__Mq__V1__Upstream *u, const char *key, const char *trace)
+int gw_up_send(gw_t *g, const Im__Mq__V1__Upstream *u, const char *key, const char *tp)
 {
     if (!g->up_started || im_queue_len(&g->upq) >= (size_t)g->cfg.up_queue_max) {
         IM_LOG_RATELIMITED(2, IM_LOG_WARN, "up.queue_full", "waiting=%d", g->cfg.up_queue_max);
@@ -96,9 +160,16 @@ int gw_up_send(gw_t *g, const Im__Mq__V1__Upstream *u, const char *key, const ch
     m->len = len;
     int send = strcmp(u->op, "send") == 0;
     m->conn_id = send ? u->conn_id : 0;
+    m->user_id = send ? u->user_id : 0;
     snprintf(m->cmid, sizeof m->cmid, "%s", send && u->cmid ? u->cmid : "");
     snprintf(m->key, sizeof m->key, "%s", key);
-    im_traceparent_format(m->tp, trace);
+    if (tp && *tp) {
+        snprintf(m->tp, sizeof m->tp, "%s", tp);
+    } else {   /* a hint's own trace id, for the log lines it causes; never sampled */
+        char trace[33];
+        im_trace_new(trace);
+        im_traceparent_format(m->tp, trace);
+    }
     if (im_queue_push(&g->upq, &m->node) != IM_OK) {   /* stopping */
         im_free(m);
         return IM_EUNAVAIL;

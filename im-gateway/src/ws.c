@@ -2,7 +2,11 @@
  *
  * A client message may arrive in several fragments and lws pieces; it is reassembled up
  * to max_frame bytes. Anything wrong with one message (too large, not UTF-8, not JSON,
- * unknown op) is answered with an `error` frame and the connection stays up. */
+ * unknown op) is answered with an `error` frame and the connection stays up.
+ *
+ * A connection [R] refuses (too many from its address, limits.c) gets `error
+ * rate_limited` with retry_after_ms, then the connection ends once that frame is written
+ * (no close frame: see writeable()); what the client sends meanwhile is ignored. */
 #include "gateway.h"
 #include "im/auth.h"
 #include "im/clock.h"
@@ -28,10 +32,22 @@ static gw_t *gw_of(struct lws *wsi)
     return lws_context_user(lws_get_context(wsi));
 }
 
-char *gw_error_frame(const char *code, const char *message, const char *cmid)
+static json_t *error_json(const char *code, const char *message, const char *cmid)
 {
     json_t *o = json_pack("{s:s, s:s, s:s}", "op", "error", "code", code, "message", message);
     if (cmid && *cmid) json_object_set_new(o, "cmid", json_string(cmid));
+    return o;
+}
+
+char *gw_error_frame(const char *code, const char *message, const char *cmid)
+{
+    return im_wire_dump(error_json(code, message, cmid));
+}
+
+char *gw_error_frame_retry(const char *code, const char *message, const char *cmid, int64_t retry_ms)
+{
+    json_t *o = error_json(code, message, cmid);
+    json_object_set_new(o, "retry_after_ms", json_integer((json_int_t)retry_ms));
     return im_wire_dump(o);
 }
 
@@ -74,10 +90,12 @@ static int established(struct lws *wsi, gw_pss_t *pss)
     gw_t *g = gw_of(wsi);
     im_jwt_claims_t cl;
     if (token_user(wsi, &cl) != IM_OK) return -1;   /* expired or revoked in between */
+    char addr[GW_ADDR_MAX];
+    gw_client_addr(g, wsi, addr);
     gw_conn_t *c = gw_conn_open(g, wsi, cl.user_id);
     c->jti = cl.jti;
     pss->conn = c;
-    gw_session_post(g, GW_SESS_OPEN, c->user->id, c->id);
+    gw_session_open(g, c->user->id, c->id, addr);   /* [R] may still refuse it: gw_ws_deliver */
     char conn_id[24];
     snprintf(conn_id, sizeof conn_id, "%llx", (unsigned long long)c->id);
     char *hello = im_wire_dump(json_pack("{s:s, s:I, s:s, s:s, s:i}", "op", "hello", "user_id",
@@ -86,8 +104,33 @@ static int established(struct lws *wsi, gw_pss_t *pss)
                                          IM_CFG_GET(g->cfg.heartbeat_s)));
     gw_conn_send_text(g, c, hello);
     im_free(hello);
-    im_info("ws.open", "user=%llu conn=%s", (unsigned long long)c->user->id, conn_id);
+    im_info("ws.open", "user=%llu conn=%s addr=%s", (unsigned long long)c->user->id, conn_id, addr);
     return 0;
+}
+
+void gw_ws_deliver(gw_t *g, gw_job_t *job)
+{
+    gw_conn_t *c = im_u64map_get(&g->conns, job->conn_id);   /* gone meanwhile: nothing to do */
+    if (c && job->resp) gw_conn_send_text(g, c, job->resp);
+    if (c && job->refuse && !c->closing) {
+        c->refused = 1;   /* gw_conn_send queues nothing more */
+        lws_callback_on_writable(c->wsi);
+    }
+    gw_job_free(job);
+}
+
+/* WRITEABLE: one frame out; a connection to close once its outbox is written is closed
+ * on the WRITEABLE after its last frame (that frame is on the wire first). */
+static int writeable(gw_t *g, struct lws *wsi, gw_conn_t *c)
+{
+    if (c->refused && c->out_head == NULL) {
+        /* lws 4.1 sends no close frame here, with or without lws_close_reason(): the
+         * client sees the error frame, then the connection end (docs/PROTOCOL.md) */
+        return -1;
+    }
+    int rc = gw_conn_write(g, c);
+    if (rc == 0 && c->refused) lws_callback_on_writable(wsi);
+    return rc;
 }
 
 static void dispatch(gw_t *g, gw_conn_t *c, const char *text, size_t len)
@@ -150,10 +193,10 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_ESTABLISHED:
         return established(wsi, pss);
     case LWS_CALLBACK_RECEIVE:
-        if (pss->conn) receive(wsi, pss->conn, in, len);
+        if (pss->conn && !pss->conn->refused) receive(wsi, pss->conn, in, len);
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return pss->conn ? gw_conn_write(g, pss->conn) : 0;
+        return pss->conn ? writeable(g, wsi, pss->conn) : 0;
     case LWS_CALLBACK_CLOSED:
         if (pss->conn) {
             im_info("ws.close", "user=%llu conn=%llx", (unsigned long long)pss->conn->user->id,

@@ -1,7 +1,9 @@
 /* breaker.c — see im/breaker.h. */
 #include "im/breaker.h"
 #include "im/config.h"
+#include "im/metrics.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void im_breaker_init(im_breaker_t *b)
@@ -12,7 +14,30 @@ void im_breaker_init(im_breaker_t *b)
 
 void im_breaker_fini(im_breaker_t *b)
 {
+    if (b->state_gauge) im_metric_set(b->state_gauge, IM_BREAKER_CLOSED);   /* gone: not open */
     pthread_mutex_destroy(&b->mu);
+}
+
+void im_breaker_name(im_breaker_t *b, const char *endpoint)
+{
+    snprintf(b->endpoint, sizeof b->endpoint, "%s", endpoint);
+    char labels[96];
+    snprintf(labels, sizeof labels, "endpoint=\"%s\"", b->endpoint);
+    b->state_gauge = im_metric_new_l(IM_METRIC_GAUGE, "cim_breaker_state",
+                                     "gRPC client breaker state per endpoint: 0 closed, 1 open, 2 half-open",
+                                     labels);
+    im_metric_set(b->state_gauge, b->state);
+}
+
+/* b moved to state `to`: the gauge and the transition counter (rare: the registry lookup
+ * is fine here). Called with b->mu held. */
+static void moved(im_breaker_t *b, int to)
+{
+    if (b->state_gauge) im_metric_set(b->state_gauge, to);
+    char labels[128];
+    snprintf(labels, sizeof labels, "endpoint=\"%s\",to=\"%s\"", b->endpoint, im_breaker_state_name(to));
+    im_metric_add(im_metric_new_l(IM_METRIC_COUNTER, "cim_breaker_transitions_total",
+                                  "gRPC client breaker state changes, by endpoint and new state", labels), 1);
 }
 
 static void clear(im_breaker_t *b)
@@ -28,6 +53,7 @@ int im_breaker_allow(im_breaker_t *b, const im_breaker_cfg_t *cfg, int64_t now_m
     if (b->state == IM_BREAKER_OPEN && now_ms - b->opened_ms >= IM_CFG_GET(cfg->open_ms)) {
         b->state = IM_BREAKER_HALF_OPEN;
         b->probing = 0;
+        moved(b, IM_BREAKER_HALF_OPEN);
     }
     if (b->state == IM_BREAKER_OPEN) ok = 0;
     else if (b->state == IM_BREAKER_HALF_OPEN) ok = !b->probing, b->probing = 1;
@@ -62,6 +88,7 @@ int im_breaker_record(im_breaker_t *b, const im_breaker_cfg_t *cfg, int failed, 
         }
     }   /* open: a call that went out before it opened; nothing to learn */
     int after = b->state;
+    if (after != before) moved(b, after);
     pthread_mutex_unlock(&b->mu);
     return after != before ? after : -1;
 }

@@ -2,6 +2,7 @@
 #include "im/daemon.h"
 #include "im/err.h"
 #include "im/log.h"
+#include "im/trace.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -81,6 +82,7 @@ int im_daemon_init(im_daemon_t *d, const char *service, const im_common_cfg_t *c
     }
     d->admin = im_admin_start(c->admin_host, c->admin_port, health, ud);
     if (d->admin == NULL) return IM_EIO;
+    if (c->tracing_url[0]) im_tracing_start(service, c->tracing_url, &c->trace_one_in);
     d->etcd = im_etcd_new(c->etcd_endpoints);
     return d->etcd ? IM_OK : IM_EUNAVAIL;
 }
@@ -233,6 +235,7 @@ void im_daemon_fini(im_daemon_t *d)
         im_etcd_free(d->etcd);
         d->etcd = NULL;
     }
+    im_tracing_stop();
     im_admin_stop(d->admin);
     d->admin = NULL;
     im_info("daemon.stopped", "service=%s instance=%s", d->service, d->instance);

@@ -1,7 +1,13 @@
-/* kafka_producer.c — the idempotent producer and its delivery-report thread. */
+/* kafka_producer.c — the idempotent producer and its delivery-report thread.
+ *
+ * Each delivery report observes librdkafka's own produce() → report latency into
+ * cim_kafka_produce_seconds (no clock read of ours); a failed delivery, or a record
+ * refused at produce() for a reason other than a full queue, counts in
+ * cim_kafka_produce_errors_total{stage="delivery"|"enqueue"}. */
 #include "im/kafka.h"
 #include "im/err.h"
 #include "im/log.h"
+#include "im/metrics.h"
 
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -16,9 +22,28 @@ struct im_kafka_producer_s {
     volatile int stopping;
 };
 
+static im_metric_t *g_seconds, *g_enqueue_errors, *g_delivery_errors;   /* set by register_metrics */
+static pthread_once_t g_metrics_once = PTHREAD_ONCE_INIT;
+
+static void register_metrics(void)
+{
+    g_seconds = im_metric_new(IM_METRIC_HISTOGRAM, "cim_kafka_produce_seconds",
+                              "Kafka produce call to delivery report (acks=all)");
+    const char *help = "Kafka records not produced, by stage";
+    g_enqueue_errors =
+        im_metric_new_l(IM_METRIC_COUNTER, "cim_kafka_produce_errors_total", help, "stage=\"enqueue\"");
+    g_delivery_errors =
+        im_metric_new_l(IM_METRIC_COUNTER, "cim_kafka_produce_errors_total", help, "stage=\"delivery\"");
+}
+
+/* @locality the kafka-dr thread (rd_kafka_poll) */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *ud)
 {
     im_kafka_producer_t *p = ud;
+    (void)rk;
+    int64_t us = rd_kafka_message_latency(m);
+    if (us >= 0) im_metric_observe_us(g_seconds, us);
+    if (m->err) im_metric_add(g_delivery_errors, 1);
     if (m->err)
         IM_LOG_RATELIMITED(2, IM_LOG_WARN, "kafka.delivery_failed", "topic=%s err=\"%s\"",
                            rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
@@ -48,6 +73,7 @@ im_kafka_producer_t *im_kafka_producer_new(const char *brokers, const char *clie
 {
     char queue_max[24];
     snprintf(queue_max, sizeof queue_max, "%d", opts && opts->queue_max > 0 ? opts->queue_max : 100000);
+    pthread_once(&g_metrics_once, register_metrics);
     im_kafka_producer_t *p = im_calloc(1, sizeof *p);
     p->dr_cb = dr_cb;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -60,6 +86,9 @@ im_kafka_producer_t *im_kafka_producer_new(const char *brokers, const char *clie
              set(conf, "linger.ms", "0") | set(conf, "compression.type", "none") |
              set(conf, "queue.buffering.max.messages", queue_max) |
              set(conf, "socket.nagle.disable", "true") |
+             /* a restarted broker is found within a second, not after librdkafka's 10 s
+              * backoff (tests/faults: kafka-kill) */
+             set(conf, "reconnect.backoff.max.ms", "1000") |
              set(conf, "message.timeout.ms", "30000");
     if (rc != IM_OK) {
         rd_kafka_conf_destroy(conf);
@@ -96,9 +125,11 @@ static rd_kafka_resp_err_t produce(im_kafka_producer_t *p, const char *topic, co
         RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return err;   /* headers now owned by the message */
     if (h) rd_kafka_headers_destroy(h);
-    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        im_metric_add(g_enqueue_errors, 1);
         IM_LOG_RATELIMITED(2, IM_LOG_WARN, "kafka.produce_failed", "topic=%s err=\"%s\"", topic,
                            rd_kafka_err2str(err));
+    }
     return err;
 }
 

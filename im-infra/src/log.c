@@ -66,7 +66,7 @@ void im_traceparent_format(char out[56], const char *trace_id)
     char hex[17];
     randombytes_buf(span, sizeof span);
     sodium_bin2hex(hex, sizeof hex, span, sizeof span);
-    snprintf(out, 56, "00-%.32s-%s-01", trace_id, hex);
+    snprintf(out, 56, "00-%.32s-%s-00", trace_id, hex);   /* not sampled: spans come from im/trace.h */
 }
 
 void im_traceparent_trace(const char *tp, char trace_id[33])

@@ -1,4 +1,4 @@
-/* metrics.c — the counter registry and its Prometheus rendering. */
+/* metrics.c — the metric registry (families of labeled metrics) and its Prometheus rendering. */
 #include "im/metrics.h"
 #include "im/err.h"
 
@@ -16,27 +16,85 @@ static const int64_t bounds_us[] = {250,   500,   1000,   2000,   3000,   4000, 
                                     500000, 1000000, 5000000};
 #define NBOUNDS (sizeof bounds_us / sizeof bounds_us[0])
 
+/* One name: its header, and its metrics (one per label set) in registration order. */
+typedef struct family_s {
+    char *name, *help;
+    im_metric_kind_t kind;
+    im_metric_t *first, *last;
+    struct family_s *next;
+} family_t;
+
 struct im_metric_s {
     im_metric_kind_t kind;
-    const char *name, *help;
+    const family_t *family;
+    char *labels;             /* "" = none */
     int64_t value;            /* atomic; a histogram's count */
     int64_t sum_us;           /* atomic, histograms */
     int64_t buckets[NBOUNDS + 1];   /* atomic, histograms: per bucket, the last is +Inf */
-    im_metric_t *next;
+    im_metric_t *next;        /* in its family */
 };
 
+/* g_lock guards the family list and each family's metric list (not the values). */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static im_metric_t *g_head;
+static family_t *g_first, *g_last;
+
+static family_t *family_find(const char *name)
+{
+    for (family_t *f = g_first; f; f = f->next)
+        if (strcmp(f->name, name) == 0) return f;
+    return NULL;
+}
+
+static im_metric_t *member_find(const family_t *f, const char *labels)
+{
+    for (im_metric_t *m = f->first; m; m = m->next)
+        if (strcmp(m->labels, labels) == 0) return m;
+    return NULL;
+}
+
+im_metric_t *im_metric_new_l(im_metric_kind_t kind, const char *name, const char *help,
+                             const char *labels)
+{
+    if (labels == NULL) labels = "";
+    pthread_mutex_lock(&g_lock);
+    family_t *f = family_find(name);
+    if (f == NULL) {
+        f = im_calloc(1, sizeof *f);
+        f->name = im_strdup(name);
+        f->help = im_strdup(help ? help : "");
+        f->kind = kind;
+        if (g_last) g_last->next = f;
+        else g_first = f;
+        g_last = f;
+    } else if (f->kind != kind) {
+        fprintf(stderr, "metrics: %s registered as two kinds\n", name);
+        abort();
+    }
+    im_metric_t *m = member_find(f, labels);
+    if (m == NULL) {
+        m = im_calloc(1, sizeof *m);
+        m->kind = kind;
+        m->family = f;
+        m->labels = im_strdup(labels);
+        if (f->last) f->last->next = m;
+        else f->first = m;
+        f->last = m;
+    }
+    pthread_mutex_unlock(&g_lock);
+    return m;
+}
 
 im_metric_t *im_metric_new(im_metric_kind_t kind, const char *name, const char *help)
 {
-    im_metric_t *m = im_calloc(1, sizeof *m);
-    m->kind = kind;
-    m->name = name;
-    m->help = help;
+    return im_metric_new_l(kind, name, help, NULL);
+}
+
+im_metric_t *im_metric_find_l(const char *name, const char *labels)
+{
+    im_metric_t *m = NULL;
     pthread_mutex_lock(&g_lock);
-    m->next = g_head;
-    g_head = m;
+    const family_t *f = family_find(name);
+    if (f) m = member_find(f, labels ? labels : "");
     pthread_mutex_unlock(&g_lock);
     return m;
 }
@@ -66,17 +124,32 @@ void im_metric_observe_us(im_metric_t *m, int64_t us)
     __atomic_add_fetch(&m->value, 1, __ATOMIC_RELAXED);
 }
 
-static void render_histogram(FILE *fp, const im_metric_t *m)
+/* `{labels}` or "" for the plain series of m; with a trailing comma inside for buckets. */
+static void render_histogram(FILE *fp, const char *name, const im_metric_t *m)
 {
-    fprintf(fp, "# HELP %s %s\n# TYPE %s histogram\n", m->name, m->help, m->name);
+    const char *l = m->labels, *comma = *l ? "," : "";
     int64_t cum = 0;
     for (size_t b = 0; b <= NBOUNDS; b++) {
         cum += __atomic_load_n(&m->buckets[b], __ATOMIC_RELAXED);
-        if (b < NBOUNDS) fprintf(fp, "%s_bucket{le=\"%g\"} %lld\n", m->name, bounds_us[b] / 1e6, (long long)cum);
-        else fprintf(fp, "%s_bucket{le=\"+Inf\"} %lld\n", m->name, (long long)cum);
+        if (b < NBOUNDS)
+            fprintf(fp, "%s_bucket{%s%sle=\"%g\"} %lld\n", name, l, comma, bounds_us[b] / 1e6,
+                    (long long)cum);
+        else fprintf(fp, "%s_bucket{%s%sle=\"+Inf\"} %lld\n", name, l, comma, (long long)cum);
     }
-    fprintf(fp, "%s_sum %.6f\n%s_count %lld\n", m->name, __atomic_load_n(&m->sum_us, __ATOMIC_RELAXED) / 1e6,
-            m->name, (long long)cum);
+    const char *open = *l ? "{" : "", *close = *l ? "}" : "";
+    fprintf(fp, "%s_sum%s%s%s %.6f\n%s_count%s%s%s %lld\n", name, open, l, close,
+            __atomic_load_n(&m->sum_us, __ATOMIC_RELAXED) / 1e6, name, open, l, close, (long long)cum);
+}
+
+static void render_family(FILE *fp, const family_t *f)
+{
+    static const char *const types[] = {"counter", "gauge", "histogram"};
+    fprintf(fp, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, types[f->kind]);
+    for (const im_metric_t *m = f->first; m; m = m->next)
+        if (f->kind == IM_METRIC_HISTOGRAM) render_histogram(fp, f->name, m);
+        else if (*m->labels)
+            fprintf(fp, "%s{%s} %lld\n", f->name, m->labels, (long long)im_metric_get(m));
+        else fprintf(fp, "%s %lld\n", f->name, (long long)im_metric_get(m));
 }
 
 static long rss_bytes(void)
@@ -106,11 +179,7 @@ char *im_metrics_render(void)
     size_t len = 0;
     FILE *fp = open_memstream(&buf, &len);
     pthread_mutex_lock(&g_lock);
-    for (im_metric_t *m = g_head; m; m = m->next)
-        if (m->kind == IM_METRIC_HISTOGRAM) render_histogram(fp, m);
-        else fprintf(fp, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n", m->name, m->help, m->name,
-                m->kind == IM_METRIC_COUNTER ? "counter" : "gauge", m->name,
-                (long long)im_metric_get(m));
+    for (const family_t *f = g_first; f; f = f->next) render_family(fp, f);
     pthread_mutex_unlock(&g_lock);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

@@ -3,15 +3,24 @@
  * A pooled connection is an im_conn_t whose first member is the MYSQL handle, so the
  * MYSQL * callers hold leads back to its statement cache without a lookup. The cache is
  * a list in recency order, at most stmt_cap long: a hit moves to the front, a miss past
- * the cap closes the statement at the back (freeing it on the server too). */
+ * the cap closes the statement at the back (freeing it on the server too).
+ *
+ * Every statement, begin, commit and rollback is timed (wall clock, two clock reads):
+ * cim_sql_seconds{op}, cim_sql_errors_total{op} (a duplicate key is an answer, not an
+ * error), and an "sql" span under the calling thread's trace span when that is sampled. */
 #include "im/mysql.h"
+#include "im/clock.h"
 #include "im/err.h"
 #include "im/log.h"
+#include "im/metrics.h"
+#include "im/trace.h"
 
 #include <errmsg.h>
 #include <mysqld_error.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct stmt_s {
     struct stmt_s *prev, *next;   /* recency list: most recently used first */
@@ -39,6 +48,38 @@ struct im_mysql_pool_s {
     int nidle;
     int size;
 };
+
+enum { OP_EXEC, OP_BEGIN, OP_COMMIT, OP_ROLLBACK, NOPS };
+static const char *const op_names[NOPS] = {"exec", "begin", "commit", "rollback"};
+static im_metric_t *g_seconds[NOPS], *g_errors[NOPS];   /* set once by register_metrics */
+static pthread_once_t g_metrics_once = PTHREAD_ONCE_INIT;
+
+static void register_metrics(void)
+{
+    for (int i = 0; i < NOPS; i++) {
+        char labels[32];
+        snprintf(labels, sizeof labels, "op=\"%s\"", op_names[i]);
+        g_seconds[i] = im_metric_new_l(IM_METRIC_HISTOGRAM, "cim_sql_seconds",
+                                       "MySQL round trips by operation", labels);
+        g_errors[i] = im_metric_new_l(IM_METRIC_COUNTER, "cim_sql_errors_total",
+                                      "MySQL operations that failed (duplicate keys excluded)", labels);
+    }
+}
+
+/* Records one finished operation that started at start_us (wall clock). */
+static int timed(int op, int64_t start_us, const char *sql, int rc)
+{
+    int64_t end_us = im_clock_wall_us();
+    im_metric_observe_us(g_seconds[op], end_us - start_us);
+    if (rc != IM_OK && rc != IM_EEXISTS) im_metric_add(g_errors[op], 1);
+    const im_span_t *cur = im_span_current();
+    if (cur && cur->sampled) {
+        char text[81];
+        snprintf(text, sizeof text, "%s", sql);
+        im_span_child("sql", start_us, end_us, "db.statement", text);
+    }
+    return rc;
+}
 
 static void unlink_stmt(im_conn_t *c, stmt_t *s)
 {
@@ -105,6 +146,7 @@ static int connect_conn(im_mysql_pool_t *p, im_conn_t *c)
 
 im_mysql_pool_t *im_mysql_pool_new(const im_mysql_opts_t *o, int size)
 {
+    pthread_once(&g_metrics_once, register_metrics);
     im_mysql_pool_t *p = im_calloc(1, sizeof *p);
     p->o = *o;
     p->o.host = im_strdup(o->host);
@@ -342,8 +384,8 @@ static int fetch_rows(im_conn_t *c, MYSQL_STMT *st, MYSQL_RES *meta, im_mysql_ro
     return rc;
 }
 
-int im_mysql_exec(MYSQL *m, const char *sql, const im_mysql_param_t *params, unsigned nparams,
-                  im_mysql_row_fn row_fn, void *ud, uint64_t *affected, uint64_t *insert_id)
+static int exec_stmt(MYSQL *m, const char *sql, const im_mysql_param_t *params, unsigned nparams,
+                     im_mysql_row_fn row_fn, void *ud, uint64_t *affected, uint64_t *insert_id)
 {
     im_conn_t *c = (im_conn_t *)m;
     int rc = IM_OK;
@@ -372,19 +414,32 @@ int im_mysql_exec(MYSQL *m, const char *sql, const im_mysql_param_t *params, uns
     return rc;
 }
 
+int im_mysql_exec(MYSQL *m, const char *sql, const im_mysql_param_t *params, unsigned nparams,
+                  im_mysql_row_fn row_fn, void *ud, uint64_t *affected, uint64_t *insert_id)
+{
+    int64_t t0 = im_clock_wall_us();
+    return timed(OP_EXEC, t0, sql, exec_stmt(m, sql, params, nparams, row_fn, ud, affected, insert_id));
+}
+
 int im_mysql_begin(MYSQL *m)
 {
+    int64_t t0 = im_clock_wall_us();
+    int rc = IM_OK;
     if (mysql_query(m, "START TRANSACTION") != 0)
-        return fail((im_conn_t *)m, mysql_errno(m), "begin", mysql_error(m));
-    return IM_OK;
+        rc = fail((im_conn_t *)m, mysql_errno(m), "begin", mysql_error(m));
+    return timed(OP_BEGIN, t0, "START TRANSACTION", rc);
 }
 
 int im_mysql_commit(MYSQL *m)
 {
-    return mysql_commit(m) ? fail((im_conn_t *)m, mysql_errno(m), "commit", mysql_error(m)) : IM_OK;
+    int64_t t0 = im_clock_wall_us();
+    int rc = mysql_commit(m) ? fail((im_conn_t *)m, mysql_errno(m), "commit", mysql_error(m)) : IM_OK;
+    return timed(OP_COMMIT, t0, "COMMIT", rc);
 }
 
 int im_mysql_rollback(MYSQL *m)
 {
-    return mysql_rollback(m) ? fail((im_conn_t *)m, mysql_errno(m), "rollback", mysql_error(m)) : IM_OK;
+    int64_t t0 = im_clock_wall_us();
+    int rc = mysql_rollback(m) ? fail((im_conn_t *)m, mysql_errno(m), "rollback", mysql_error(m)) : IM_OK;
+    return timed(OP_ROLLBACK, t0, "ROLLBACK", rc);
 }

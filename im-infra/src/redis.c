@@ -1,8 +1,14 @@
 /* redis.c — the pool: `size` slots, each NULL or a live context; a free-slot stack
- * guarded by one mutex; callers wait on a condition when every slot is in use. */
+ * guarded by one mutex; callers wait on a condition when every slot is in use.
+ *
+ * Every command and every pipelined reply read is timed into cim_redis_seconds (the wait
+ * for a free slot not included); no reply or an error reply counts in
+ * cim_redis_errors_total. */
 #include "im/redis.h"
+#include "im/clock.h"
 #include "im/err.h"
 #include "im/log.h"
+#include "im/metrics.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -19,8 +25,20 @@ struct im_redis_pool_s {
     int size;
 };
 
+static im_metric_t *g_seconds, *g_errors;   /* set once by register_metrics */
+static pthread_once_t g_metrics_once = PTHREAD_ONCE_INIT;
+
+static void register_metrics(void)
+{
+    g_seconds = im_metric_new(IM_METRIC_HISTOGRAM, "cim_redis_seconds",
+                              "Redis round trips (a command or a pipelined reply)");
+    g_errors = im_metric_new(IM_METRIC_COUNTER, "cim_redis_errors_total",
+                             "Redis commands without a reply or with an error reply");
+}
+
 im_redis_pool_t *im_redis_pool_new(const char *host, int port, int size, int timeout_ms)
 {
+    pthread_once(&g_metrics_once, register_metrics);
     im_redis_pool_t *p = im_calloc(1, sizeof *p);
     p->host = im_strdup(host);
     p->port = port;
@@ -82,7 +100,12 @@ int im_redis_reply(redisContext *c, redisReply **r, const char *what)
 {
     redisReply *rep = NULL;
     *r = NULL;
-    if (redisGetReply(c, (void **)&rep) != REDIS_OK || rep == NULL) {
+    pthread_once(&g_metrics_once, register_metrics);   /* c may come from outside a pool */
+    int64_t t0 = im_clock_mono_us();
+    int got = redisGetReply(c, (void **)&rep);
+    im_metric_observe_us(g_seconds, im_clock_mono_us() - t0);
+    if (got != REDIS_OK || rep == NULL || rep->type == REDIS_REPLY_ERROR) im_metric_add(g_errors, 1);
+    if (got != REDIS_OK || rep == NULL) {
         IM_LOG_RATELIMITED(5, IM_LOG_WARN, "redis.command_failed", "what=%s err=\"%s\"", what, c->errstr);
         return IM_EIO;
     }
@@ -96,8 +119,11 @@ int im_redis_reply(redisContext *c, redisReply **r, const char *what)
     return IM_OK;
 }
 
-static redisReply *finish(im_redis_pool_t *p, redisContext *c, redisReply *r)
+/* Releases c after a command that started at t0 (monotonic µs); r or NULL. */
+static redisReply *finish(im_redis_pool_t *p, redisContext *c, redisReply *r, int64_t t0)
 {
+    im_metric_observe_us(g_seconds, im_clock_mono_us() - t0);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) im_metric_add(g_errors, 1);
     if (r == NULL) {
         IM_LOG_RATELIMITED(5, IM_LOG_WARN, "redis.command_failed", "err=\"%s\"", c->errstr);
     } else if (r->type == REDIS_REPLY_ERROR) {
@@ -114,16 +140,18 @@ redisReply *im_redis_cmd(im_redis_pool_t *p, const char *fmt, ...)
 {
     redisContext *c = im_redis_acquire(p);
     if (c == NULL) return NULL;
+    int64_t t0 = im_clock_mono_us();
     va_list ap;
     va_start(ap, fmt);
     redisReply *r = redisvCommand(c, fmt, ap);
     va_end(ap);
-    return finish(p, c, r);
+    return finish(p, c, r, t0);
 }
 
 redisReply *im_redis_cmdargv(im_redis_pool_t *p, int argc, const char **argv, const size_t *argvlen)
 {
     redisContext *c = im_redis_acquire(p);
     if (c == NULL) return NULL;
-    return finish(p, c, redisCommandArgv(c, argc, argv, argvlen));
+    int64_t t0 = im_clock_mono_us();
+    return finish(p, c, redisCommandArgv(c, argc, argv, argvlen), t0);
 }

@@ -8,7 +8,10 @@
  * With breakers set (im_rpc_client_set_breaker), each endpoint has one: an endpoint whose
  * breaker is open is skipped without a try, so a hung or sick instance costs callers a
  * deadline only until its breaker opens; transitions are logged (rpc.breaker) and
- * counted (cim_rpc_breaker_opened_total). */
+ * counted (cim_rpc_breaker_opened_total).
+ * Every call is timed per method (cim_rpc_client_seconds{method}); made under the
+ * thread's current span (im/trace.h) it carries a `traceparent` (a client span of its own
+ * when sampled), else an `x-trace-id` for the log lines. */
 #include "rpc_internal.h"
 #include "im/breaker.h"
 #include "im/clock.h"
@@ -16,6 +19,7 @@
 #include "im/err.h"
 #include "im/log.h"
 #include "im/metrics.h"
+#include "im/trace.h"
 
 #include <grpc/grpc_security.h>
 #include <pthread.h>
@@ -34,6 +38,7 @@ typedef struct {
 struct im_rpc_client_s {
     const ProtobufCServiceDescriptor *svc;
     char **paths;        /* "/svc/Method" per method index of svc */
+    im_metric_t **m_seconds;   /* cim_rpc_client_seconds per method index */
     pthread_mutex_t mu;  /* guards eps, n_eps */
     rpc_endpoint_t **eps;
     size_t n_eps;
@@ -64,6 +69,8 @@ static rpc_endpoint_t *endpoint_new(const char *addr)
          .key = (char *)GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
          .value.integer = 1000},
         {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_ENABLE_HTTP_PROXY, .value.integer = 0},
+        {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+         .value.integer = IM_RPC_MAX_MESSAGE},
     };
     grpc_channel_args ca = {sizeof args / sizeof args[0], args};
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
@@ -71,6 +78,7 @@ static rpc_endpoint_t *endpoint_new(const char *addr)
     grpc_channel_credentials_release(creds);
     ep->refs = 1;
     im_breaker_init(&ep->br);
+    im_breaker_name(&ep->br, addr);   /* cim_breaker_state{endpoint} */
     return ep;
 }
 
@@ -92,8 +100,14 @@ im_rpc_client_t *im_rpc_client_new(const ProtobufCServiceDescriptor *svc)
     im_rpc_client_t *c = im_calloc(1, sizeof *c);
     c->svc = svc;
     c->paths = im_calloc(svc->n_methods ? svc->n_methods : 1, sizeof *c->paths);
-    for (unsigned i = 0; i < svc->n_methods; i++)
+    c->m_seconds = im_calloc(svc->n_methods ? svc->n_methods : 1, sizeof *c->m_seconds);
+    for (unsigned i = 0; i < svc->n_methods; i++) {
         c->paths[i] = im_rpc_method_path(svc, svc->methods[i].name);
+        char labels[192];
+        snprintf(labels, sizeof labels, "method=\"%s\"", c->paths[i]);
+        c->m_seconds[i] = im_metric_new_l(IM_METRIC_HISTOGRAM, "cim_rpc_client_seconds",
+                                          "gRPC calls made, by method (retries on other endpoints included)", labels);
+    }
     pthread_mutex_init(&c->mu, NULL);
     return c;
 }
@@ -166,7 +180,7 @@ static int header_value_ok(const char *s)
 
 /* One attempt on one endpoint. On OK, *reply holds the reply bytes (caller destroys). */
 static grpc_status_code attempt(rpc_endpoint_t *ep, const char *path, const ProtobufCMessage *req,
-                                gpr_timespec deadline, const char *trace,
+                                gpr_timespec deadline, const char *md_key, const char *md_val,
                                 grpc_byte_buffer **reply, char *msg, size_t msg_size)
 {
     grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
@@ -176,9 +190,9 @@ static grpc_status_code attempt(rpc_endpoint_t *ep, const char *path, const Prot
     grpc_metadata md;
     memset(&md, 0, sizeof md);
     size_t n_md = 0;
-    if (trace && *trace && header_value_ok(trace)) {
-        md.key = grpc_slice_from_static_string("x-trace-id");
-        md.value = grpc_slice_from_static_string(trace); /* outlives the batch */
+    if (md_val && *md_val && header_value_ok(md_val)) {
+        md.key = grpc_slice_from_static_string(md_key);
+        md.value = grpc_slice_from_static_string(md_val); /* outlives the batch */
         n_md = 1;
     }
     grpc_byte_buffer *send = im_rpc_pack(req), *recv = NULL;
@@ -272,6 +286,15 @@ int im_rpc_client_call(im_rpc_client_t *c, const char *method, const ProtobufCMe
         return IM_EINVAL;
     }
     const char *path = c->paths[md - c->svc->methods];
+    int64_t started_us = im_clock_mono_us();
+    const im_span_t *cur = im_span_current();
+    im_span_t span;
+    char tp[56];
+    if (cur) {   /* the callee's spans hang under ours (sampled) or under the caller's */
+        im_span_child_of(&span, cur, path, IM_SPAN_CLIENT);
+        im_span_traceparent(span.sampled ? &span : cur, tp);
+    }
+    const char *md_key = cur ? "traceparent" : "x-trace-id", *md_val = cur ? tp : trace;
 
     rpc_endpoint_t *stack[RPC_SNAPSHOT_STACK], **eps;
     unsigned start;
@@ -293,7 +316,7 @@ int im_rpc_client_call(im_rpc_client_t *c, const char *method, const ProtobufCMe
         if (c->breaker && !im_breaker_allow(&ep->br, c->breaker, t0)) continue;   /* open: skipped */
         tried++;
         snprintf(st->peer, sizeof st->peer, "%s", ep->addr);
-        st->code = attempt(ep, path, req, deadline, trace, &reply, st->message, sizeof st->message);
+        st->code = attempt(ep, path, req, deadline, md_key, md_val, &reply, st->message, sizeof st->message);
         if (c->breaker) judge(c, ep, st->code, im_clock_mono_ms() - t0);
         if (st->code != GRPC_STATUS_UNAVAILABLE) break;
         if (gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), deadline) >= 0) break;
@@ -308,6 +331,12 @@ int im_rpc_client_call(im_rpc_client_t *c, const char *method, const ProtobufCMe
         snprintf(st->message, sizeof st->message, "circuit open for every endpoint of %s", c->svc->name);
     }
 
+    im_metric_observe_us(c->m_seconds[md - c->svc->methods], im_clock_mono_us() - started_us);
+    if (cur) {
+        im_span_tag(&span, "peer", "%s", st->peer);
+        if (st->code != GRPC_STATUS_OK) im_span_tag(&span, "error", "%d %s", (int)st->code, st->message);
+        im_span_end(&span);
+    }
     int rc = status_to_err(st->code);
     if (rc != IM_OK) return rc;
     ProtobufCMessage *m = reply ? im_rpc_unpack(md->output, reply, NULL) : NULL;
@@ -327,6 +356,7 @@ void im_rpc_client_free(im_rpc_client_t *c)
     im_free(c->eps);
     for (unsigned i = 0; i < c->svc->n_methods; i++) im_free(c->paths[i]);
     im_free(c->paths);
+    im_free(c->m_seconds);   /* the metrics stay registered */
     pthread_mutex_destroy(&c->mu);
     im_free(c);
 }

@@ -2,6 +2,10 @@
 #ifndef IM_RPC_INTERNAL_H
 #define IM_RPC_INTERNAL_H
 
+/* The largest message either side takes (gRPC's default is 4 MiB): a batch of 64 sends of
+ * 64 KiB each, or a history page of long messages, is more than that. */
+#define IM_RPC_MAX_MESSAGE (64 << 20)
+
 #include "im/rpc.h"
 
 /* Packs m into a new byte buffer; the caller destroys it (grpc_byte_buffer_destroy). */

@@ -14,10 +14,16 @@
  *
  * Each worker keeps exactly one request outstanding and renews it only after the
  * handler returned: a worker busy in a handler is never handed a call that an idle
- * worker could take (gRPC queues calls nobody has asked for yet). */
+ * worker could take (gRPC queues calls nobody has asked for yet).
+ *
+ * Every handler is timed per method (cim_rpc_server_seconds{method}) and runs under a
+ * server span (im/trace.h), the child of the caller's `traceparent`: sampled if the
+ * caller's was. */
 #include "rpc_internal.h"
 #include "im/err.h"
 #include "im/log.h"
+#include "im/metrics.h"
+#include "im/trace.h"
 
 #include <grpc/grpc_security.h>
 #include <pthread.h>
@@ -38,6 +44,7 @@ typedef struct {
     const ProtobufCMethodDescriptor *md;     /* input / output types */
     im_rpc_handler_fn fn;                    /* NULL: answers UNIMPLEMENTED */
     void *ud;                                /* the service's user data */
+    im_metric_t *m_seconds;                  /* cim_rpc_server_seconds of this method */
 } rpc_method_t;
 
 typedef struct {
@@ -90,6 +97,7 @@ struct im_rpc_call_s {
     char *message;                           /* im_rpc_set_message, in the arena */
     gpr_timespec deadline;                   /* monotonic; inf_future if none */
     char trace[33];
+    char traceparent[56];                    /* the caller's, "" if none */
     rpc_block_t *arena;                      /* request, reply, handler allocations */
     rpc_tag_t t_request, t_recv, t_close, t_send;
 };
@@ -205,12 +213,17 @@ static void copy_trace(char out[33], const char *p, size_t n)
 static void read_trace(im_rpc_call_t *c)
 {
     c->trace[0] = '\0';
+    c->traceparent[0] = '\0';
     for (size_t i = 0; i < c->req_md.count; i++) {
         const grpc_metadata *m = &c->req_md.metadata[i];
         const char *v = (const char *)GRPC_SLICE_START_PTR(m->value);
         size_t n = GRPC_SLICE_LENGTH(m->value);
         if (slice_is(m->key, "traceparent") && n >= 36 && v[2] == '-' && v[35] == '-') {
             copy_trace(c->trace, v + 3, 32);
+            if (n < sizeof c->traceparent) {   /* im_span_from checks the rest */
+                memcpy(c->traceparent, v, n);
+                c->traceparent[n] = '\0';
+            }
             return;
         }
         if (slice_is(m->key, "x-trace-id")) copy_trace(c->trace, v, n);
@@ -294,8 +307,14 @@ static void run_handler(im_rpc_call_t *c, const rpc_method_t *m)
     }
     ProtobufCMessage *resp = im_rpc_alloc(c, m->md->output->sizeof_message);
     m->md->output->message_init(resp);
-    im_trace_set(c->trace);
+    im_span_t span;
+    im_span_from(&span, c->traceparent, m->path, IM_SPAN_SERVER);
+    if (!c->traceparent[0]) memcpy(span.trace, c->trace, sizeof span.trace);   /* x-trace-id: logs only */
+    im_span_enter(&span);
     c->status = m->fn(c, req, resp, m->ud);
+    if (c->status != GRPC_STATUS_OK) im_span_tag(&span, "error", "%d %s", (int)c->status, c->message ? c->message : "");
+    im_span_leave(&span);
+    im_span_end(&span);
     if (c->status == GRPC_STATUS_OK) c->resp_bb = im_rpc_pack(resp);
 }
 
@@ -314,8 +333,10 @@ static void dispatch(im_rpc_call_t *c)
         run_handler(c, m);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    im_debug("rpc.served", "method=%.*s status=%d us=%ld", plen, path, (int)c->status,
-             (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
+    long us = (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+    if (m) im_metric_observe_us(m->m_seconds, us);
+    im_trace_set(c->trace);
+    im_debug("rpc.served", "method=%.*s status=%d us=%ld", plen, path, (int)c->status, us);
     im_trace_set("");
     send_reply(c);
 }
@@ -419,10 +440,12 @@ im_rpc_server_t *im_rpc_server_new(const char *listen_addr, int threads)
     s->addr = im_strdup(listen_addr);
     s->nworkers = threads > 0 ? threads : RPC_DEFAULT_THREADS;
     /* gRPC sets SO_REUSEPORT by default: a second server would share a taken port. */
-    grpc_arg arg = {.type = GRPC_ARG_INTEGER,
-                    .key = (char *)GRPC_ARG_ALLOW_REUSEPORT,
-                    .value.integer = 0};
-    grpc_channel_args args = {1, &arg};
+    grpc_arg arg[] = {
+        {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_ALLOW_REUSEPORT, .value.integer = 0},
+        {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+         .value.integer = IM_RPC_MAX_MESSAGE},
+    };
+    grpc_channel_args args = {sizeof arg / sizeof arg[0], arg};
     s->server = grpc_server_create(&args, NULL);
     s->shutdown_cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(s->server, s->shutdown_cq, NULL);
@@ -453,6 +476,10 @@ int im_rpc_server_add_service(im_rpc_server_t *s, const ProtobufCServiceDescript
         m->md = &svc->methods[i];
         m->path = im_rpc_method_path(svc, m->md->name);
         m->path_len = strlen(m->path);
+        char labels[192];
+        snprintf(labels, sizeof labels, "method=\"%s\"", m->path);
+        m->m_seconds = im_metric_new_l(IM_METRIC_HISTOGRAM, "cim_rpc_server_seconds",
+                                       "gRPC calls served, by method (the handler's time)", labels);
         m->fn = NULL;
         m->ud = ud;
         for (const im_rpc_method_t *h = methods; h && h->method; h++)

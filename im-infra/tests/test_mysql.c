@@ -4,6 +4,7 @@
  * truncate (strict-mode errors and warnings both fail), statements with many parameters. */
 #include "im/err.h"
 #include "im/log.h"
+#include "im/metrics.h"
 #include "im/mysql.h"
 #include "im_test.h"
 #include "im_test_server.h"
@@ -217,7 +218,13 @@ int main(void)
     long n = -1;
     CHECK_INT(im_mysql_exec(m, "SELECT COUNT(*) FROM u", NULL, 0, count_row, &n, NULL, NULL), IM_OK);
     CHECK_INT(n, 2);
+    CHECK_INT(im_metric_get(im_metric_find_l("cim_sql_errors_total", "op=\"exec\"")), 0);   /* a duplicate is no error */
     CHECK_INT(im_mysql_exec(m, "SELECT nope FROM u", NULL, 0, NULL, NULL, NULL, NULL), IM_EIO);
+    CHECK_INT(im_metric_get(im_metric_find_l("cim_sql_errors_total", "op=\"exec\"")), 1);
+    CHECK_INT(im_metric_get(im_metric_find_l("cim_sql_seconds", "op=\"exec\"")), 8);   /* every statement timed */
+    CHECK_INT(im_metric_get(im_metric_find_l("cim_sql_seconds", "op=\"begin\"")), 2);
+    CHECK_INT(im_metric_get(im_metric_find_l("cim_sql_seconds", "op=\"commit\"")), 1);
+    CHECK_INT(im_metric_get(im_metric_find_l("cim_sql_seconds", "op=\"rollback\"")), 1);
     im_mysql_release(p, m);
 
     pthread_t th[4];                                 /* 4 threads share a pool of 2 */

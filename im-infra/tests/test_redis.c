@@ -2,6 +2,7 @@
  * concurrent use, and recovery after the server restarts. */
 #include "im/err.h"
 #include "im/log.h"
+#include "im/metrics.h"
 #include "im/redis.h"
 #include "im_test.h"
 #include "im_test_server.h"
@@ -66,6 +67,9 @@ int main(void)
     freeReplyObject(r);
     im_redis_release(p, c, 0);
     CHECK(im_redis_cmd(p, "SET errk %d %d", 1, 2) == NULL);   /* one command: error -> NULL */
+    /* timed: SET, GET, two pipelined replies read by im_redis_reply, the failed SET */
+    CHECK_INT(im_metric_get(im_metric_find_l("cim_redis_seconds", NULL)), 5);
+    CHECK_INT(im_metric_get(im_metric_find_l("cim_redis_errors_total", NULL)), 2);
 
     pthread_t th[8];   /* 8 threads share a pool of 4 */
     for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, incr_500, p);

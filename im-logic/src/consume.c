@@ -48,7 +48,11 @@ static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
             sends[ns].system = system;
             sends[ns].partition = recs[i].partition;
             sends[ns].offset = recs[i].offset;
-            memcpy(sends[ns].trace, trace, sizeof trace);
+            im_span_from(&sends[ns].span, recs[i].traceparent, "logic send", IM_SPAN_CONSUMER);
+            sends[ns].span.start_us = consumed_us;
+            im_span_tag(&sends[ns].span, "kafka.partition", "%d", recs[i].partition);
+            im_span_tag(&sends[ns].span, "kafka.offset", "%lld", (long long)recs[i].offset);
+            im_span_traceparent(&sends[ns].span, sends[ns].tp);
             ns++;
             continue;
         }
@@ -59,7 +63,7 @@ static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
         }
         im_trace_set(trace);
         if (behind(l, up, consumed_us)) im_metric_add(l->m_shed, 1);   /* a stale hint: dropped */
-        else if (strcmp(up->op, "typing") == 0) logic_typing_handle(l, up, trace);
+        else if (strcmp(up->op, "typing") == 0) logic_typing_handle(l, up, recs[i].traceparent);
         else if (strcmp(up->op, "presence") == 0) logic_fanout_presence(l, up->user_id, up->online, up->last_seen);
         else im_warn("upstream.unknown_op", "op=%s", up->op);
         im_trace_set("");
@@ -77,6 +81,10 @@ static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
     }
     int64_t spent_us = im_clock_wall_us() - consumed_us;
     for (size_t i = 0; done && i < ns; i++) im_metric_observe_us(l->m_hop_logic, spent_us);
+    for (size_t i = 0; done && i < ns; i++) {
+        im_span_tag(&sends[i].span, "batch", "%zu", ns);
+        im_span_end(&sends[i].span);
+    }
     if (shed_receipts && nc) im_metric_add(l->m_shed, 1);
     if (done) logic_cursors_handle(l, cursors, nc, !shed_receipts && IM_CFG_GET(l->cfg.receipts_enabled));   /* after the sends: they may carry the acked seqs */
     for (size_t i = 0; i < nc; i++) im__mq__v1__upstream__free_unpacked(cursors[i], NULL);

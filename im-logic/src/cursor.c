@@ -135,7 +135,7 @@ void logic_cursors_handle(logic_t *l, Im__Mq__V1__Upstream **ups, size_t n, int 
 }
 
 /* Typing in a group: to the other members, if the typist is one and the group small. */
-static void group_typing(logic_t *l, const Im__Mq__V1__Upstream *up, uint64_t gid, const char *trace)
+static void group_typing(logic_t *l, const Im__Mq__V1__Upstream *up, uint64_t gid, const char *tp)
 {
     uint32_t limit = (uint32_t)IM_CFG_GET(l->cfg.large_group_threshold);
     logic_groups_t gs;
@@ -145,17 +145,17 @@ static void group_typing(logic_t *l, const Im__Mq__V1__Upstream *up, uint64_t gi
     if (logic_groups_load(l, &gs, limit) == IM_OK && g->full && g->count <= limit &&
         logic_group_role(g, up->user_id) > 0)
         logic_push_to_users(l, g->ids, g->nids, up->user_id, peer_frame("typing", up->conversation_id, up->user_id, 0),
-                            trace);
+                            tp);
     logic_groups_free(&gs);
 }
 
-void logic_typing_handle(logic_t *l, const Im__Mq__V1__Upstream *up, const char *trace)
+void logic_typing_handle(logic_t *l, const Im__Mq__V1__Upstream *up, const char *tp)
 {
     im_conv_t c;
     if (im_conv_parse(up->conversation_id, &c) == IM_OK && c.kind == IM_CONV_GROUP) {
-        group_typing(l, up, c.a, trace);
+        group_typing(l, up, c.a, tp);
         return;
     }
     uint64_t peer = im_conv_peer(up->conversation_id, up->user_id);
-    if (peer) logic_push_to_users(l, &peer, 1, 0, peer_frame("typing", up->conversation_id, up->user_id, 0), trace);
+    if (peer) logic_push_to_users(l, &peer, 1, 0, peer_frame("typing", up->conversation_id, up->user_id, 0), tp);
 }

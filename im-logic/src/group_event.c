@@ -97,7 +97,7 @@ static char *content_of(uint64_t actor, const char *event, const uint64_t *targe
 int logic_group_event(logic_t *l, uint64_t gid, uint64_t actor, const char *event, const uint64_t *targets,
                       size_t ntargets, json_t *extra, const uint64_t *also_to, size_t nalso)
 {
-    char cmid[32], cid[IM_CONV_ID_MAX], trace[33], tp[56];
+    char cmid[32], cid[IM_CONV_ID_MAX], tp[56];
     snprintf(cmid, sizeof cmid, "sys.%llu", (unsigned long long)im_snowflake_next(&l->ids));
     im_conv_group(cid, gid);
     char *content = content_of(actor, event, targets, ntargets, extra);
@@ -117,10 +117,14 @@ int logic_group_event(logic_t *l, uint64_t gid, uint64_t actor, const char *even
     uint8_t *buf = im_malloc(len ? len : 1);
     im__mq__v1__upstream__pack(&up, buf);
     im_free(content);
-    const char *cur = im_trace_get();
-    if (cur && *cur) snprintf(trace, sizeof trace, "%s", cur);
-    else im_trace_new(trace);
-    im_traceparent_format(tp, trace);
+    const im_span_t *cur = im_span_current();   /* the group call's: the event joins its trace */
+    if (cur) {
+        im_span_traceparent(cur, tp);
+    } else {
+        char trace[33];
+        im_trace_new(trace);
+        im_traceparent_format(tp, trace);
+    }
 
     waiter_t *w = im_calloc(1, sizeof *w);
     pthread_mutex_init(&w->mu, NULL);

@@ -58,6 +58,7 @@
 #include "im/redis.h"
 #include "im/rpc.h"
 #include "im/snowflake.h"
+#include "im/trace.h"
 #include "im/u64map.h"
 #include "logic.pb-c.h"
 #include "mq.pb-c.h"
@@ -135,7 +136,8 @@ typedef struct {
 /* One client `send` going through the pipeline ([consume] only). */
 typedef struct {
     Im__Mq__V1__Upstream *up;       /* the record, unpacked; owned */
-    char trace[33];
+    im_span_t span;                 /* "logic send", child of the gateway's (span.trace: logs) */
+    char tp[56];                    /* its traceparent, carried by the frames it causes */
     int32_t partition;              /* where the record came from, for the logs */
     int64_t offset;
     const char *error;              /* client error code if refused, else NULL */
@@ -271,9 +273,10 @@ typedef struct {
 } logic_out_t;
 void logic_out_init(logic_out_t *o);
 const char *logic_out_keep(logic_out_t *o, char *frame);   /* takes ownership of frame */
-/* A delivery of frame (kept by o, or outliving the flush) to a user or one connection. */
+/* A delivery of frame (kept by o, or outliving the flush) to a user or one connection;
+ * tp: the traceparent it carries to the gateway ("" for none). */
 void logic_out_add(logic_out_t *o, const char *gateway_id, uint64_t user_id, uint64_t conn_id,
-                   uint64_t except_conn, const char *frame, const char *trace, int64_t received_us);
+                   uint64_t except_conn, const char *frame, const char *tp, int64_t received_us);
 /* As logic_out_add for a `notify` frame of (cid, seq): Delivery.notify_cid/notify_seq. */
 void logic_out_add_notify(logic_out_t *o, const char *gateway_id, uint64_t user_id, const char *frame,
                           const char *cid, uint64_t seq);
@@ -303,7 +306,7 @@ void logic_push_message(logic_t *l, logic_out_t *o, const logic_sessions_t *s, c
 /* A frame to every connection of user_id (but except_conn, 0 for none) found in s;
  * returns on how many gateways. */
 size_t logic_push_user(logic_t *l, logic_out_t *o, const logic_sessions_t *s, uint64_t user_id,
-                       uint64_t except_conn, const char *frame, const char *trace, int64_t received_us);
+                       uint64_t except_conn, const char *frame, const char *tp, int64_t received_us);
 /* A `notify` frame of (cid, seq) to every connection of user_id; on how many gateways. */
 size_t logic_push_notify(logic_t *l, logic_out_t *o, const logic_sessions_t *s, uint64_t user_id,
                          const char *frame, const char *cid, uint64_t seq);
@@ -311,7 +314,7 @@ size_t logic_push_notify(logic_t *l, logic_out_t *o, const logic_sessions_t *s, 
  * users but except_user (0: none), their sessions read in one round trip, one record per
  * gateway. */
 void logic_push_to_users(logic_t *l, const uint64_t *uids, size_t n, uint64_t except_user, char *frame,
-                         const char *trace);
+                         const char *tp);
 /* One offline_push task of it's message for user_id. */
 void logic_push_offline(logic_t *l, const logic_send_t *it, uint64_t user_id);
 
@@ -373,7 +376,7 @@ const char *logic_role_name(int role);   /* "member", "admin", "owner"; "" for 0
 /* All the cursors of a batch's records: one UpdateCursors call, then (with_receipts) the
  * read receipts. */
 void logic_cursors_handle(logic_t *l, Im__Mq__V1__Upstream **ups, size_t n, int with_receipts);
-void logic_typing_handle(logic_t *l, const Im__Mq__V1__Upstream *up, const char *trace);
+void logic_typing_handle(logic_t *l, const Im__Mq__V1__Upstream *up, const char *tp);
 
 /* ---- handle_<method>.c: im.logic.v1.Logic ---- */
 #define LOGIC_HANDLER(name)                                                             \

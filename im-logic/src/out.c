@@ -58,7 +58,7 @@ static logic_out_gw_t *gateway(logic_out_t *o, const char *id)
 
 /* The delivery of frame on g to add a target to: the last one if it carries frame and has
  * room, else a new one. */
-static out_delivery_t *delivery_for(logic_out_gw_t *g, const char *frame, const char *trace, int64_t received_us)
+static out_delivery_t *delivery_for(logic_out_gw_t *g, const char *frame, const char *tp, int64_t received_us)
 {
     if (g->n > 0) {
         out_delivery_t *last = g->deliveries[g->n - 1];
@@ -72,16 +72,16 @@ static out_delivery_t *delivery_for(logic_out_gw_t *g, const char *frame, const 
     im__mq__v1__delivery__init(&x->d);
     x->d.frame.data = (uint8_t *)frame;
     x->d.frame.len = strlen(frame);
-    x->d.trace = (char *)(trace ? trace : "");
+    x->d.traceparent = (char *)(tp ? tp : "");
     x->d.received_us = received_us;
     g->deliveries[g->n++] = x;
     return x;
 }
 
 static out_delivery_t *add(logic_out_t *o, const char *gateway_id, uint64_t user_id, uint64_t conn_id,
-                           uint64_t except_conn, const char *frame, const char *trace, int64_t received_us)
+                           uint64_t except_conn, const char *frame, const char *tp, int64_t received_us)
 {
-    out_delivery_t *x = delivery_for(gateway(o, gateway_id), frame, trace, received_us);
+    out_delivery_t *x = delivery_for(gateway(o, gateway_id), frame, tp, received_us);
     if (x->nts == x->capts) {
         x->capts = x->capts ? 2 * x->capts : 1;
         x->ts = im_realloc(x->ts, x->capts * sizeof *x->ts);
@@ -95,9 +95,9 @@ static out_delivery_t *add(logic_out_t *o, const char *gateway_id, uint64_t user
 }
 
 void logic_out_add(logic_out_t *o, const char *gateway_id, uint64_t user_id, uint64_t conn_id,
-                   uint64_t except_conn, const char *frame, const char *trace, int64_t received_us)
+                   uint64_t except_conn, const char *frame, const char *tp, int64_t received_us)
 {
-    add(o, gateway_id, user_id, conn_id, except_conn, frame, trace, received_us);
+    add(o, gateway_id, user_id, conn_id, except_conn, frame, tp, received_us);
 }
 
 void logic_out_add_notify(logic_out_t *o, const char *gateway_id, uint64_t user_id, const char *frame,
@@ -147,7 +147,7 @@ void logic_out_flush(logic_t *l, logic_out_t *o)
         uint8_t *buf = logic_out_pack(o, i, now, &id, &len);
         char topic[160], tp[56];
         snprintf(topic, sizeof topic, IM_TOPIC_DOWNSTREAM_FMT, id);
-        im_traceparent_format(tp, g->n ? g->deliveries[0]->d.trace : "");
+        snprintf(tp, sizeof tp, "%s", g->n ? g->deliveries[0]->d.traceparent : "");
         if (im_kafka_producer_send(l->producer, topic, id, strlen(id), buf, len, tp, NULL) == IM_OK)
             im_metric_add(l->m_pushed, 1);
         im_free(buf);

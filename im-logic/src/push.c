@@ -98,11 +98,11 @@ static const redisReply *session_of(const logic_sessions_t *s, uint64_t uid)
 }
 
 size_t logic_push_user(logic_t *l, logic_out_t *o, const logic_sessions_t *s, uint64_t user_id,
-                       uint64_t except_conn, const char *frame, const char *trace, int64_t received_us)
+                       uint64_t except_conn, const char *frame, const char *tp, int64_t received_us)
 {
     const char *gws[MAX_GATEWAYS];
     size_t n = gateways_of(l, session_of(s, user_id), except_conn, gws, MAX_GATEWAYS);
-    for (size_t i = 0; i < n; i++) logic_out_add(o, gws[i], user_id, 0, except_conn, frame, trace, received_us);
+    for (size_t i = 0; i < n; i++) logic_out_add(o, gws[i], user_id, 0, except_conn, frame, tp, received_us);
     return n;
 }
 
@@ -122,7 +122,7 @@ static void to_conn(logic_out_t *o, const logic_send_t *it, char *frame)
         return;
     }
     logic_out_add(o, it->up->gateway_id, it->up->user_id, it->up->conn_id, 0, logic_out_keep(o, frame),
-                  it->trace, it->up->received_us);
+                  it->tp, it->up->received_us);
 }
 
 void logic_push_sent(logic_out_t *o, const logic_send_t *it)
@@ -145,10 +145,9 @@ void logic_push_offline(logic_t *l, const logic_send_t *it, uint64_t user_id)
     size_t len = im__mq__v1__task__get_packed_size(&t);
     uint8_t *buf = im_malloc(len);
     im__mq__v1__task__pack(&t, buf);
-    char key[24], tp[56];
+    char key[24];
     snprintf(key, sizeof key, "%llu", (unsigned long long)user_id);
-    im_traceparent_format(tp, it->trace);
-    if (im_kafka_producer_send(l->producer, IM_TOPIC_TASK, key, strlen(key), buf, len, tp, NULL) == IM_OK)
+    if (im_kafka_producer_send(l->producer, IM_TOPIC_TASK, key, strlen(key), buf, len, it->tp, NULL) == IM_OK)
         im_metric_add(l->m_offline, 1);
     im_free(buf);
     im_debug("push.offline", "user=%llu cid=%s seq=%llu", (unsigned long long)user_id, it->cid,
@@ -159,15 +158,15 @@ void logic_push_message(logic_t *l, logic_out_t *o, const logic_sessions_t *s, c
 {
     const char *frame = logic_out_keep(o, logic_frame_message(&it->msg));
     uint64_t to = it->up->to_user;
-    if (logic_push_user(l, o, s, to, 0, frame, it->trace, it->up->received_us) == 0) logic_push_offline(l, it, to);
+    if (logic_push_user(l, o, s, to, 0, frame, it->tp, it->up->received_us) == 0) logic_push_offline(l, it, to);
     im_debug("push.queued", "user=%llu cid=%s seq=%llu", (unsigned long long)to, it->cid,
              (unsigned long long)it->msg.seq);
     /* the sender's other connections */
-    logic_push_user(l, o, s, it->up->user_id, it->up->conn_id, frame, it->trace, 0);
+    logic_push_user(l, o, s, it->up->user_id, it->up->conn_id, frame, it->tp, 0);
 }
 
 void logic_push_to_users(logic_t *l, const uint64_t *uids, size_t n, uint64_t except_user, char *frame,
-                         const char *trace)
+                         const char *tp)
 {
     logic_sessions_t s;
     logic_sessions_load(l, &s, uids, n);
@@ -175,7 +174,7 @@ void logic_push_to_users(logic_t *l, const uint64_t *uids, size_t n, uint64_t ex
     logic_out_init(&o);
     const char *f = logic_out_keep(&o, frame);
     for (size_t i = 0; i < n; i++)
-        if (uids[i] != except_user) logic_push_user(l, &o, &s, uids[i], 0, f, trace, 0);
+        if (uids[i] != except_user) logic_push_user(l, &o, &s, uids[i], 0, f, tp, 0);
     logic_out_flush(l, &o);
     logic_sessions_free(&s);
 }

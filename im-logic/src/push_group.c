@@ -30,7 +30,7 @@ static void note_got(logic_group_t *g, uint64_t uid)
 static void full(logic_t *l, logic_out_t *o, const logic_sessions_t *s, logic_group_t *g, const logic_send_t *it,
                  uint64_t uid, const char *frame, int offline_push)
 {
-    size_t gws = logic_push_user(l, o, s, uid, 0, frame, it->trace, it->up->received_us);
+    size_t gws = logic_push_user(l, o, s, uid, 0, frame, it->tp, it->up->received_us);
     if (gws == 0 && offline_push) logic_push_offline(l, it, uid);
     note_got(g, uid);
 }
@@ -47,9 +47,9 @@ void logic_push_group(logic_t *l, logic_out_t *o, const logic_sessions_t *s, log
     const char *frame = logic_out_keep(o, logic_frame_message(&it->msg));
     uint64_t sender = it->up->user_id;
     /* the sender's other connections (an event's actor: all of them) */
-    logic_push_user(l, o, s, sender, it->up->conn_id, frame, it->trace, 0);
+    logic_push_user(l, o, s, sender, it->up->conn_id, frame, it->tp, 0);
     for (size_t i = 0; i < it->up->n_also_to; i++)
-        if (it->up->also_to[i] != sender) logic_push_user(l, o, s, it->up->also_to[i], 0, frame, it->trace, 0);
+        if (it->up->also_to[i] != sender) logic_push_user(l, o, s, it->up->also_to[i], 0, frame, it->tp, 0);
     if (g == NULL) return;   /* an event of a group with no members left */
     note_got(g, sender);
     int offline = !it->system;

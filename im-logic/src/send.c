@@ -7,7 +7,9 @@
  * and sessions (one pipeline) -> ack + push (one record per gateway).
  * Round trips per batch, not per message. Nothing is acked or pushed before
  * its row is committed. An error before the commit returns non-OK and the caller
- * retries the batch (already stored items then come back as duplicates). */
+ * retries the batch (already stored items then come back as duplicates).
+ * Tracing: the batch runs under its first item's span (its gRPC calls, and im-repo's
+ * spans, hang under that one); every sampled item gets the phases' spans. */
 #include "im/clock.h"
 #include "im/conv.h"
 #include "im/log.h"
@@ -123,7 +125,7 @@ static int save(logic_t *l, logic_send_t *items, size_t n, size_t *conflicts)
         store[m].message = &items[i].msg;
         store[m].n_members = items[i].n_members;
         store[m].members = items[i].members;
-        store[m].trace = items[i].trace;
+        store[m].trace = items[i].span.trace;
         store[m].file_id = items[i].file_id;
         ptrs[m] = &store[m];
         idx[m++] = i;
@@ -149,7 +151,7 @@ static int save(logic_t *l, logic_send_t *items, size_t n, size_t *conflicts)
             it->msg.seq = res->message->seq;
             it->msg.created_at = res->message->created_at;
         } else {
-            im_trace_set(it->trace);
+            im_trace_set(it->span.trace);
             im_debug("msg.stored", "cid=%s seq=%llu msg_id=%llu sender=%llu topic=%s partition=%d offset=%lld",
                     it->cid, (unsigned long long)it->msg.seq, (unsigned long long)it->msg.msg_id,
                     (unsigned long long)it->msg.sender_id, IM_TOPIC_UPSTREAM, it->partition,
@@ -237,10 +239,24 @@ static void after_commit(logic_t *l, const logic_send_t *items, size_t n, const 
     im_redis_release(l->redis, c, rc == IM_EIO);
 }
 
+/* A phase of the batch [from_us, to_us] as a span of every sampled item. */
+static void phase(logic_send_t *items, size_t n, const char *name, int64_t from_us, int64_t to_us)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i].span.sampled) continue;
+        im_span_t s;
+        im_span_child_of(&s, &items[i].span, name, IM_SPAN_INTERNAL);
+        s.start_us = from_us;
+        s.end_us = to_us;
+        im_span_end(&s);
+    }
+}
+
 /* The rest of logic_send_batch, once every item is checked. */
 static int send_checked(logic_t *l, logic_send_t *items, size_t n, logic_groups_t *groups)
 {
     int rc;
+    int64_t t0 = im_clock_wall_us();
     mark_same(items, n);
 
     size_t conflicts = 0;
@@ -263,13 +279,17 @@ static int send_checked(logic_t *l, logic_send_t *items, size_t n, logic_groups_
             items[i].msg.seq = first->msg.seq;
             items[i].msg.created_at = first->msg.created_at;
         }
+    int64_t t1 = im_clock_wall_us();
+    phase(items, n, "dedup, seq, store", t0, t1);
     logic_sessions_t sessions;
     after_commit(l, items, n, groups, &sessions);
+    int64_t t2 = im_clock_wall_us();
+    phase(items, n, "dedup cache, sessions", t1, t2);
     logic_out_t out;
     logic_out_init(&out);
     for (size_t i = 0; i < n; i++) {
         logic_send_t *it = &items[i];
-        im_trace_set(it->trace);
+        im_trace_set(it->span.trace);
         if (it->error) {
             im_metric_add(l->m_rejected, 1);
             im_info("msg.refused", "user=%llu cmid=%s code=%s", (unsigned long long)it->up->user_id,
@@ -289,13 +309,15 @@ static int send_checked(logic_t *l, logic_send_t *items, size_t n, logic_groups_
         im_trace_set("");
     }
     logic_out_flush(l, &out);
+    phase(items, n, "push", t2, im_clock_wall_us());
     logic_sessions_free(&sessions);
     logic_push_group_notifies(l, groups);   /* after the flush: `sent` and msgs go first */
     return IM_OK;
 }
 
-int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
+static int send_batch(logic_t *l, logic_send_t *items, size_t n)
 {
+    int64_t t0 = im_clock_wall_us();
     for (size_t i = 0; i < n; i++) validate(l, &items[i]);
     int rc = check_recipients(l, items, n);
     if (rc == IM_OK) rc = logic_send_check_relations(l, items, n);
@@ -307,7 +329,17 @@ int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
         logic_groups_free(&groups);
         return rc;
     }
+    phase(items, n, "checks", t0, im_clock_wall_us());
     rc = send_checked(l, items, n, &groups);
     logic_groups_free(&groups);
+    return rc;
+}
+
+int logic_send_batch(logic_t *l, logic_send_t *items, size_t n)
+{
+    if (n == 0) return IM_OK;
+    im_span_enter(&items[0].span);
+    int rc = send_batch(l, items, n);
+    im_span_leave(&items[0].span);
     return rc;
 }

@@ -42,7 +42,7 @@ int main(void)
         CHECK_INT(d1->deliveries[0]->targets[1]->except_conn_id, 99);
         CHECK_INT(d1->deliveries[0]->received_us, 7);
         CHECK_INT(d1->deliveries[0]->produced_us, 42);
-        CHECK_STR(d1->deliveries[0]->trace, "t1");
+        CHECK_STR(d1->deliveries[0]->traceparent, "t1");
         CHECK_INT(d1->deliveries[1]->n_targets, 1);
         CHECK_INT(d1->deliveries[1]->targets[0]->user_id, 4);
         CHECK_INT(d1->deliveries[1]->frame.len, strlen(b));

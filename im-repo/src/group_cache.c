@@ -49,6 +49,7 @@ void repo_group_cache_fill(repo_t *r, uint64_t gid, const char *ver, const uint6
         values[i] = role_text[roles[i] >= 0 && roles[i] <= 3 ? roles[i] : 0];
     }
     repo_vhash_fill(r, members, verkey, ver, GROUP_MEMBERS_TTL_S, fields, values, n);
+    im_metric_add(r->metrics.group_fill, 1);
     im_free(values);
     im_free(fields);
     im_free(nums);
@@ -59,7 +60,10 @@ int repo_group_cache_is_member(repo_t *r, uint64_t gid, uint64_t uid)
     char key[64];
     snprintf(key, sizeof key, IM_KEY_GROUP_MEMBERS, (unsigned long long)gid);
     redisContext *c = im_redis_acquire(r->redis);
-    if (c == NULL) return -1;
+    if (c == NULL) {
+        im_metric_add(r->metrics.group_miss, 1);
+        return -1;
+    }
     redisAppendCommand(c, "EXISTS %s", key);
     redisAppendCommand(c, "HEXISTS %s %llu", key, (unsigned long long)uid);
     long long v[2] = {0, 0};
@@ -77,6 +81,10 @@ int repo_group_cache_is_member(repo_t *r, uint64_t gid, uint64_t uid)
         if (rep) freeReplyObject(rep);
     }
     im_redis_release(r->redis, c, broken);
-    if (!ok || v[0] == 0) return -1;
+    if (!ok || v[0] == 0) {
+        im_metric_add(r->metrics.group_miss, 1);
+        return -1;
+    }
+    im_metric_add(r->metrics.group_hit, 1);
     return v[1] ? 1 : 0;
 }

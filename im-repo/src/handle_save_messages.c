@@ -372,6 +372,9 @@ REPO_HANDLER(repo_handle_save_messages)
         return GRPC_STATUS_INTERNAL;
     }
     im_mysql_release(r->db, m);
+    for (size_t i = 0; i < out->n_results; i++)
+        im_metric_add(b.stored[i] ? r->metrics.stored
+                      : out->results[i]->duplicate ? r->metrics.duplicates : r->metrics.seq_conflicts, 1);
 
     Im__Common__V1__Message **fresh = im_rpc_alloc(call, (in->n_items + 1) * sizeof *fresh);
     size_t nfresh = 0;

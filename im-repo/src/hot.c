@@ -61,6 +61,7 @@ int repo_hot_range(repo_t *r, im_rpc_call_t *call, const char *cid, uint64_t aft
                                    (unsigned long long)after_seq, limit);
     if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements == 0) {
         if (rep) freeReplyObject(rep);
+        im_metric_add(r->metrics.hot_miss, 1);
         return -1;
     }
     ProtobufCAllocator arena = {arena_alloc, arena_free, call};
@@ -79,6 +80,7 @@ int repo_hot_range(repo_t *r, im_rpc_call_t *call, const char *cid, uint64_t aft
         want++;
     }
     freeReplyObject(rep);
+    im_metric_add(n > 0 ? r->metrics.hot_hit : r->metrics.hot_miss, 1);
     if (n > 0) *out = msgs;
     return n > 0 ? n : -1;
 }

@@ -35,6 +35,7 @@ int main(int argc, char **argv)
     repo_t *r = &g_repo;
     im_daemon_config("im-repo", argc, argv, repo_config_table, &r->cfg, &r->cfg.common);
     im_rpc_global_init();
+    repo_metrics_init(&r->metrics);
     if (connect_stores(r) != IM_OK) return 1;
     if (im_daemon_init(&r->daemon, "im-repo", &r->cfg.common, health, r) != IM_OK) return 1;
     im_daemon_watch_config(&r->daemon, repo_config_table, &r->cfg);

@@ -62,6 +62,7 @@ void repo_relation_cache_fill(repo_t *r, uint64_t uid, const char *ver, const ui
         values[n++] = "b";
     }
     repo_vhash_fill(r, rel, verkey, ver, REPO_RELATION_TTL_S, fields, values, n);
+    im_metric_add(r->metrics.relation_fill, 1);
     im_u64map_fini(&at);
     im_free(values);
     im_free(fields);

@@ -28,11 +28,14 @@
  *     conversations of file_refs, which handle_save_messages.c writes and a recall deletes).
  *   A group member's state is their user_conversations row (cursors, mention_seq): made
  *   on create/invite/join, deleted on leave/kick, never made by a message.
+ *   Metrics (metrics.c): cim_repo_* counters bumped where the event happens, plus the
+ *   cim_sql_* and cim_redis_* round trips of im-infra.
  */
 #ifndef IM_REPO_H
 #define IM_REPO_H
 
 #include "im/daemon.h"
+#include "im/metrics.h"
 #include "im/mysql.h"
 #include "im/redis.h"
 #include "im/rpc.h"
@@ -56,8 +59,19 @@ typedef struct {
     int hot_messages;        /* how many recent messages hot_messages:{cid} keeps */
 } repo_config_t;
 
+/* Registered once by repo_metrics_init() before any handler runs; updated from rpc-N. */
+typedef struct {
+    im_metric_t *stored;           /* cim_repo_messages_total{result="stored"}: new rows */
+    im_metric_t *duplicates;       /* {result="duplicate"}: a resend, answered with the original */
+    im_metric_t *seq_conflicts;    /* {result="seq_conflict"}: the seq was taken by another message */
+    im_metric_t *hot_hit, *hot_miss;       /* cim_repo_cache_lookups_total{cache="hot_messages"} */
+    im_metric_t *group_hit, *group_miss;   /* {cache="group_members"}: access.c's membership check */
+    im_metric_t *group_fill, *relation_fill;   /* cim_repo_cache_fills_total{cache=...} */
+} repo_metrics_t;
+
 typedef struct {
     repo_config_t cfg;
+    repo_metrics_t metrics;
     im_daemon_t daemon;      /* identity, etcd, admin port */
     im_rpc_server_t *rpc;    /* im.repo.v1.Repo */
     im_mysql_pool_t *db;
@@ -66,6 +80,9 @@ typedef struct {
 
 /* ---- config.c ---- */
 extern const im_cfg_field_t repo_config_table[];
+
+/* ---- metrics.c ---- */
+void repo_metrics_init(repo_metrics_t *m);
 
 /* ---- rpc.c ---- */
 int repo_rpc_start(repo_t *r);

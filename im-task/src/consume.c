@@ -28,6 +28,10 @@ static void store(task_t *t, task_job_t *list)
 
 static void finish_here(task_t *t, task_job_t *job)
 {
+    static const char *const outcome[] = {"delivered", "given_up", "abandoned"};
+    im_span_tag(&job->span, "outcome", "%s", outcome[job->outcome]);
+    im_span_tag(&job->span, "attempts", "%d", job->attempts);
+    im_span_end(&job->span);
     store(t, task_window_finish(&t->window, job));
 }
 
@@ -47,8 +51,9 @@ static void dispatch(task_t *t, const im_kafka_msg_t *m)
 {
     task_job_t *job = im_calloc(1, sizeof *job);
     job->msg = *m;   /* the job owns the record now */
-    im_traceparent_trace(m->traceparent, job->trace);
-    im_trace_set(job->trace);
+    im_metric_add(t->m_consumed, 1);
+    im_span_from(&job->span, m->traceparent, "offline push", IM_SPAN_CONSUMER);
+    im_trace_set(job->span.trace);
     task_window_add(&t->window, job);
     Im__Mq__V1__Task *task = im__mq__v1__task__unpack(NULL, m->len, m->payload);
     int rc = IM_EINVAL;
@@ -66,6 +71,7 @@ static void dispatch(task_t *t, const im_kafka_msg_t *m)
         (void)im_queue_push(&t->todo, &job->node);
     } else {   /* a record that can never be pushed is skipped, not retried forever */
         im_metric_add(t->m_failures, 1);
+        job->outcome = TASK_GIVEN_UP;
         finish_here(t, job);
     }
     im_trace_set("");
@@ -90,6 +96,7 @@ static void *consume_main(void *arg)
 
 int task_consume_start(task_t *t)
 {
+    t->m_consumed = im_metric_new(IM_METRIC_COUNTER, "cim_task_consumed_total", "Records read from im-task-topic");
     t->m_tasks = im_metric_new(IM_METRIC_COUNTER, "cim_task_handled_total", "Tasks handled");
     t->m_failures = im_metric_new(IM_METRIC_COUNTER, "cim_task_failed_total", "Tasks that failed");
     t->m_inflight = im_metric_new(IM_METRIC_GAUGE, "cim_task_inflight",

@@ -29,7 +29,16 @@ void task_job_free(task_job_t *job)
 static void attempt(task_t *t, task_job_t *job, int worker)
 {
     job->attempts++;
-    if (t->provider.push(t->provider.state, worker, job->user_id, job->body) == IM_OK) {
+    im_span_t span;   /* one per attempt, under the job's */
+    im_span_child_of(&span, &job->span, "provider push", IM_SPAN_CLIENT);
+    int64_t t0 = im_clock_mono_us();
+    int rc = t->provider.push(t->provider.state, worker, job->user_id, job->body);
+    im_metric_observe_us(t->m_push_seconds, im_clock_mono_us() - t0);
+    im_span_tag(&span, "provider", "%s", t->provider.name);
+    im_span_tag(&span, "result", "%s", rc == IM_OK ? "ok" : im_strerror(rc));
+    im_span_end(&span);
+    im_metric_add(rc == IM_OK ? t->m_push_ok : t->m_push_failed, 1);
+    if (rc == IM_OK) {
         im_metric_add(t->m_tasks, 1);
         task_push_finish(t, job, TASK_DELIVERED);
         return;
@@ -66,7 +75,7 @@ static void *push_main(void *arg)
             task_push_finish(t, job, TASK_ABANDONED);
             continue;
         }
-        im_trace_set(job->trace);
+        im_trace_set(job->span.trace);
         attempt(t, job, a->worker);
         im_trace_set("");
     }
@@ -77,6 +86,15 @@ int task_push_start(task_t *t)
 {
     t->m_retries = im_metric_new(IM_METRIC_COUNTER, "cim_task_push_retries_total",
                                  "Push attempts that failed and were scheduled again");
+    const char *attempts = "Push provider attempts by result (a failed one is retried or given up)";
+    t->m_push_ok =
+        im_metric_new_l(IM_METRIC_COUNTER, "cim_task_push_attempts_total", attempts, "result=\"ok\"");
+    t->m_push_failed =
+        im_metric_new_l(IM_METRIC_COUNTER, "cim_task_push_attempts_total", attempts, "result=\"failed\"");
+    char labels[64];
+    snprintf(labels, sizeof labels, "provider=\"%s\"", t->provider.name);
+    t->m_push_seconds = im_metric_new_l(IM_METRIC_HISTOGRAM, "cim_task_push_seconds",
+                                        "One push provider attempt (a webhook POST)", labels);
     im_queue_init(&t->todo, NULL, NULL);
     im_queue_init(&t->retry, NULL, NULL);
     im_queue_init(&t->done, NULL, NULL);

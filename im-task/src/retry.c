@@ -78,6 +78,7 @@ static void *retry_main(void *arg)
             task_job_t *job = heap_pop(&h);
             if (im_queue_push(&t->todo, &job->node) != IM_OK) task_push_finish(t, job, TASK_ABANDONED);
         }
+        im_metric_set(t->m_retry_waiting, (int64_t)h.len);
     }
     while (h.len > 0) task_push_finish(t, heap_pop(&h), TASK_ABANDONED);
     im_free(h.jobs);
@@ -86,6 +87,8 @@ static void *retry_main(void *arg)
 
 void task_retry_start(task_t *t)
 {
+    t->m_retry_waiting = im_metric_new(IM_METRIC_GAUGE, "cim_task_retry_waiting",
+                                       "Failed pushes waiting for their next attempt");
     pthread_create(&t->retry_thread, NULL, retry_main, t);
 }
 

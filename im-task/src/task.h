@@ -14,6 +14,10 @@
  *             -todo-> [push-N] again, until delivered or given up after push_attempts
  *     delivered / given up -done-> [consume] window.c -> im_kafka_consumer_done()
  *
+ *   Metrics (cim_task_*): consume.c counts records and outcomes, push.c provider
+ *   attempts and their latency, retry.c the jobs waiting; registered by the *_start
+ *   functions before their threads run.
+ *
  *   Offsets (at-least-once): a record's offset is stored only once it and every record
  *   before it in its partition are finished (window.c). A crash replays the unfinished
  *   tail, so every task handler is idempotent (a push carries msg_id; receivers drop
@@ -30,6 +34,7 @@
 #include "im/daemon.h"
 #include "im/kafka.h"
 #include "im/queue.h"
+#include "im/trace.h"
 #include "mq.pb-c.h"
 
 typedef struct {
@@ -69,7 +74,7 @@ typedef struct task_job_s {
     im_kafka_msg_t msg;         /* the record; stored or released by [consume] only */
     int finished;               /* [consume] only: may its offset be stored */
     task_outcome_t outcome;     /* set by whoever pushes the job to `done` */
-    char trace[33];             /* trace id from the record's traceparent, "" if none */
+    im_span_t span;             /* "offline push", child of logic's span (span.trace: logs) */
     uint64_t user_id, msg_id;   /* offline_push: who is told about which message */
     char *body;                 /* offline_push: the JSON the provider gets */
     int attempts;               /* push attempts made */
@@ -109,10 +114,14 @@ typedef struct task_s {
     im_queue_t done;               /* [push-N], [retry] -> [consume]: finished jobs */
     task_worker_t *workers;        /* cfg.push_workers of them */
     pthread_t retry_thread;
+    im_metric_t *m_consumed;       /* records read from im-task-topic */
     im_metric_t *m_tasks;          /* tasks handled (pushes delivered) */
     im_metric_t *m_failures;       /* tasks that failed (given up, unreadable) */
     im_metric_t *m_retries;        /* push attempts scheduled again */
     im_metric_t *m_inflight;       /* gauge: window.len */
+    im_metric_t *m_push_ok, *m_push_failed;   /* provider attempts by result */
+    im_metric_t *m_push_seconds;   /* one provider attempt, {provider} */
+    im_metric_t *m_retry_waiting;  /* gauge: jobs in [retry]'s heap */
     task_provider_t provider;      /* offline pushes */
 } task_t;
 

@@ -6,7 +6,7 @@
 # from a container on the compose network through the balancer (two users on two
 # gateways, a group message; one gateway killed, the client reconnects through the
 # balancer and catches up by sync), start the killed gateway again and see it come back
-# under the same instance id, then `down -v`.
+# under the same instance id, see Prometheus scrape all four cim services, then `down -v`.
 # Installs docker.io and docker-compose if missing; starts dockerd when no engine answers
 # and stops it on exit. Exits 77 after one "compose: SKIP: why" line when no Docker engine
 # can be had here. CIM_COMPOSE picks the compose command ("docker compose" for v2). Every
@@ -100,6 +100,7 @@ step "compose: ${COMPOSE[*]} ($("${COMPOSE[@]}" version --short 2>/dev/null || e
 source "$ROOT/deploy/local/lib.sh"
 export MAVEN_OPTS="${MAVEN_OPTS:-} -Dstyle.color=never"   # no colour codes in the log
 kafka_jars
+zipkin_jar
 compose build --parallel > "$RUN/build.log" 2>&1 || { tail -n 40 "$RUN/build.log"; exit 1; }
 docker build -q -f "$ROOT/tests/deploy/client.Dockerfile" -t cim-local/testclient:latest "$ROOT/tests" >/dev/null
 step "images built: $(compose config --services 2>/dev/null | wc -l) services, cim $(docker image inspect -f '{{.Size}}' cim:latest | awk '{printf "%d MB", $1/1e6}')"
@@ -107,7 +108,8 @@ step "images built: $(compose config --services 2>/dev/null | wc -l) services, c
 # ---- up ----
 compose down -v --remove-orphans >/dev/null 2>&1 || true   # what a killed earlier run left
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export CIM_HTTP_PORT="127.0.0.1:$PORT" CIM_JWT_SECRET
+PROM_PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export CIM_HTTP_PORT="127.0.0.1:$PORT" CIM_PROMETHEUS_PORT="127.0.0.1:$PROM_PORT" CIM_JWT_SECRET
 CIM_JWT_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 UP=1
 compose up -d > "$RUN/up.log" 2>&1 || { cat "$RUN/up.log"; exit 1; }
@@ -172,6 +174,18 @@ done
 keys=$(compose exec -T etcd etcdctl get --prefix --keys-only /im/services/im-gateway/ | grep . || true)
 again=$(grep "/im-gateway-${host}-" <<< "$keys") || { say "$VICTIM did not re-register as im-gateway-${host}-*"; exit 1; }
 step "$VICTIM restarted: healthy, registered again as ${again##*/} ($(grep -c . <<< "$keys") gateways in etcd)"
+
+# ---- Prometheus scrapes every cim service (DNS discovery; one query, retried briefly) ----
+q='count(count by (service) (up{service=~"im-.+"} == 1))'
+n=
+for _ in $(seq 1 60); do
+  n=$(curl -sf "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$q" |
+      /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)') || n=
+  [ "$n" = 4 ] && break
+  sleep 1
+done
+[ "$n" = 4 ] || { say "Prometheus sees ${n:-no} cim services up, want 4"; exit 1; }
+say "Prometheus (127.0.0.1:$PROM_PORT): all 4 cim services scraped and up"
 
 # ---- a third gateway joins behind the balancer with no change to it ----
 compose up -d --no-recreate --scale im-gateway=3 im-gateway > "$RUN/scale.log" 2>&1 || { cat "$RUN/scale.log"; exit 1; }

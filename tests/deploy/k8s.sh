@@ -37,6 +37,10 @@ if [ ! -x "$KUSTOMIZE" ]; then
 fi
 PY=$VENV/bin/python   # has PyYAML (a kubernetes-validate dependency)
 
+# ---- the alert rules: one file, copied where kustomize can read it ----
+cmp -s "$ROOT/deploy/observability/alerts.yml" "$ROOT/deploy/k8s/infra/observability/alerts.yml" ||
+  { say "deploy/k8s/infra/observability/alerts.yml differs from deploy/observability/alerts.yml"; exit 1; }
+
 # ---- render ----
 "$KUSTOMIZE" build "$ROOT/deploy/k8s/base" > "$OUT/base.yaml"
 "$KUSTOMIZE" build "$ROOT/deploy/k8s/overlays/local" > "$OUT/local.yaml"

@@ -1,11 +1,19 @@
 """Rate limits shared by every gateway (Redis token buckets): login attempts per username
-and per client address (brute force), and REST calls per user; each answered 429
-rate_limited with a Retry-After header, counted across both gateways."""
+and per client address (brute force), and REST calls per user, each answered 429
+rate_limited with a Retry-After header; WebSocket sends per user (`error rate_limited`
+with retry_after_ms for that cmid) and new WebSocket connections per client address
+(that error, then the connection ends); all counted across both gateways."""
 import http.client
 import json
+import queue
+import socket
+import struct
+import threading
+import time
 import urllib.parse
 
 import pytest
+import websocket
 
 from client import Client, uname
 from cluster import wait_for
@@ -16,10 +24,65 @@ def lim(infra):
     infra.start("im-repo", "lrepo-1")
     infra.start("im-logic", "llogic-1")
     gws = [infra.start_gateway("lgw-%d" % i, CIM_LOGIN_USER_PER_MIN=5, CIM_REST_RATE=1, CIM_REST_BURST=5,
+                               CIM_CONN_ADDR_PER_MIN=1000000,
                                CIM_TRUSTED_PROXIES="127.0.0.9, 127.0.0.5")   # a "balancer" (test_forwarded_for)
-           for i in (1, 2)]                         # the per-address limit stays lifted: test clients are 127.0.0.1
+           for i in (1, 2)]                         # the per-address limits stay lifted: test clients are 127.0.0.1
     yield {"infra": infra, "gws": gws}
     infra.stop_daemons()
+
+
+def set_live(infra, gws, key, value):
+    """Puts /im/config/im-gateway/<key> (None: deletes it) and waits for every gateway to apply it."""
+    path = "/im/config/im-gateway/" + key
+    marks = [gw.log_text().count("key=%s " % key) for gw in gws]
+    if value is None:
+        infra.etcd.delete(path)
+    else:
+        infra.etcd.put(path, str(value))
+    wait_for("%s applied" % key, lambda: all(gw.log_text().count("key=%s " % key) > m for gw, m in zip(gws, marks)),
+             timeout=10)
+
+
+def ws_open(gw_url, token, source="127.0.0.1", forwarded=None, rcvbuf=None):
+    """A WebSocket to the gateway from the source address (with X-Forwarded-For: forwarded),
+    nothing read yet. rcvbuf: a small receive buffer, for a client that does not read."""
+    u = urllib.parse.urlparse(gw_url)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(10)
+    sock.bind((source, 0))
+    sock.connect((u.hostname, u.port))
+    return websocket.create_connection(gw_url.replace("http://", "ws://") + "/ws?token=" + token, socket=sock,
+                                       header=["X-Forwarded-For: " + forwarded] if forwarded else [], timeout=10)
+
+
+def until_close(ws, timeout=2.0):
+    """(frames, close code) read from ws: the code None if it was still open after timeout."""
+    frames, deadline = [], time.time() + timeout
+    while time.time() < deadline:
+        ws.settimeout(max(0.05, deadline - time.time()))
+        try:
+            frame = ws.recv_frame()   # as sent: a close is not answered, only read
+        except websocket.WebSocketTimeoutException:
+            break
+        except (websocket.WebSocketConnectionClosedException, OSError):
+            return frames, 1006
+        if frame.opcode == websocket.ABNF.OPCODE_CLOSE:
+            return frames, struct.unpack("!H", frame.data[:2])[0] if len(frame.data) >= 2 else 1005
+        if frame.opcode == websocket.ABNF.OPCODE_TEXT:
+            frames.append(json.loads(frame.data))
+    return frames, None
+
+
+def connect_from(c, source, url=None, forwarded=None):
+    """Client.connect, from the source address: c's frames then arrive in c.frames."""
+    c.url = url or c.url
+    c.ws = ws_open(c.url, c.token, source, forwarded)
+    c.frames, c.buf = queue.Queue(), []
+    c.reader = threading.Thread(target=Client._read, args=(c.ws, c.frames), daemon=True)
+    c.reader.start()
+    c.conn_id = c.expect("hello")["conn_id"]
 
 
 def call(url, method, path, body=None, token=None, source="127.0.0.1", forwarded=None):
@@ -109,3 +172,96 @@ def test_rest_calls_per_user_across_gateways(lim):
     assert (status, body["error"], retry) == (429, "rate_limited", "1")
     assert call(g1, "GET", "/api/me", token=b.token)[0] == 200          # per user
     assert call(g1, "POST", "/api/logout", token=a.token)[0] == 200     # a logout is never refused
+
+
+def replies(c, n, timeout=10):
+    """The next n `sent` or `error` frames on c, in arrival order (others stay buffered)."""
+    got, deadline = [], time.time() + timeout
+    while len(got) < n:
+        hit = [f for f in c.buf if f.get("op") in ("sent", "error")]
+        for f in hit[:n - len(got)]:
+            c.buf.remove(f)
+            got.append(f)
+        if len(got) < n:
+            left = deadline - time.time()
+            if left <= 0:
+                raise TimeoutError("%d of %d replies (buffered: %r)" % (len(got), n, c.buf[-5:]))
+            try:
+                c.buf.append(c.frames.get(timeout=left))
+            except queue.Empty:
+                pass
+    return got
+
+
+def test_sends_per_user_across_gateways(lim):
+    """One user on both gateways shares one budget: send_burst at once, then send_rate a
+    second; the rest is refused rate_limited with retry_after_ms and never stored."""
+    infra, gws = lim["infra"], lim["gws"]
+    a1, b = Client(gws[0].url, uname("ls")), Client(gws[0].url, uname("ls"))
+    a2 = Client(gws[1].url, a1.username, register=False)          # the same user, on the other gateway
+    set_live(infra, gws, "send_rate", 2)
+    set_live(infra, gws, "send_burst", 10)
+    try:
+        for c in (a1, a2, b):
+            c.connect()
+        start = time.time()
+        cmids = [(a1, a2)[i % 2].send(b.user_id, "budget %d" % i) for i in range(40)]
+        answers = {f["cmid"]: f for c in (a1, a2) for f in replies(c, 20)}
+        elapsed = time.time() - start
+        assert set(answers) == set(cmids)
+        sent = [m for m in cmids if answers[m]["op"] == "sent"]
+        refused = [answers[m] for m in cmids if answers[m]["op"] == "error"]
+        assert 10 <= len(sent) <= 10 + 2 * elapsed + 1, (len(sent), elapsed)    # one budget, not one per gateway
+        assert {f["code"] for f in refused} == {"rate_limited"}
+        assert all(0 < f["retry_after_ms"] <= 1000 for f in refused), refused[:3]   # a token every 500 ms
+        cid = "s_%d_%d" % (min(a1.user_id, b.user_id), max(a1.user_id, b.user_id))
+        stored = [m["cmid"] for m in b.sync_all(cid)]
+        assert sorted(stored) == sorted(sent)                                    # refused ones never produced
+        time.sleep(max(f["retry_after_ms"] for f in refused) / 1000.0)
+        again = a2.send(b.user_id, "after the wait")
+        assert a2.expect("sent", where=lambda f: f["cmid"] == again)["cmid"] == again
+    finally:
+        set_live(infra, gws, "send_rate", None)
+        set_live(infra, gws, "send_burst", None)
+        for c in (a1, a2, b):
+            c.close()
+
+
+def test_reconnect_storm_refused_per_address(lim):
+    """conn_addr_per_min connections a minute from one address, over both gateways; the
+    next ones get `error rate_limited` with retry_after_ms and the connection ends, and no session.
+    Another address, named by the trusted balancer, still gets in."""
+    infra, gws = lim["infra"], lim["gws"]
+    u = Client(gws[0].url, uname("lc"))
+    set_live(infra, gws, "conn_addr_per_min", 20)
+    held = []
+    try:
+        held = [ws_open(gws[i % 2].url, u.token, source="127.0.0.6") for i in range(20)]
+        storm = [ws_open(gws[i % 2].url, u.token, source="127.0.0.6") for i in range(6)]
+        storm = [until_close(ws, 3.0) for ws in storm]
+        for frames, code in storm:
+            assert code is not None, (frames, code)                            # closed by the gateway
+            err = [f for f in frames if f["op"] == "error"]
+            assert len(err) == 1 and err[0]["code"] == "rate_limited" and 0 < err[0]["retry_after_ms"] <= 3000
+        admitted = [until_close(ws, 0.05) for ws in held]                     # their refusal would be here by now
+        assert all(code is None and [f["op"] for f in frames] == ["hello"] for frames, code in admitted), admitted
+        refused_ids = {f["conn_id"] for frames, _ in storm for f in frames if f["op"] == "hello"}
+        admitted_ids = {frames[0]["conn_id"] for frames, _ in admitted}
+        sessions = set(infra.redis("HKEYS", "user_session:%d" % u.user_id).split())
+        assert admitted_ids <= sessions and not refused_ids & sessions        # refused: never a session
+        # not a balancer: its X-Forwarded-For is ignored, it is still 127.0.0.6
+        assert until_close(ws_open(gws[0].url, u.token, source="127.0.0.6", forwarded="10.8.8.8"), 3.0)[1] is not None
+        via_lb = [ws_open(gws[i % 2].url, u.token, source="127.0.0.5", forwarded="10.8.8.%d" % i) for i in range(3)]
+        for ws in via_lb:
+            frames, code = until_close(ws, 0.5)
+            assert code is None and [f["op"] for f in frames] == ["hello"]
+            ws.send(json.dumps({"op": "ping"}))
+            assert until_close(ws, 1.0)[0] == [{"op": "pong"}]
+            ws.close()
+        time.sleep(max(f["retry_after_ms"] for frames, _ in storm for f in frames if f["op"] == "error") / 1000.0)
+        frames, code = until_close(ws_open(gws[1].url, u.token, source="127.0.0.6"), 0.5)
+        assert code is None and [f["op"] for f in frames] == ["hello"]          # a token came back
+    finally:
+        set_live(infra, gws, "conn_addr_per_min", None)
+        for ws in held:
+            ws.close()

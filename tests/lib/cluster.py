@@ -173,6 +173,7 @@ class Cluster:
             # every test client is 127.0.0.1 and logs many users in: the limits are
             # lifted here and set per test where they are the subject (test_limits.py)
             "CIM_LOGIN_ADDR_PER_MIN": "1000000",
+            "CIM_CONN_ADDR_PER_MIN": "1000000",
             "CIM_LOGIN_USER_PER_MIN": "1000000",
             "CIM_REST_RATE": "1000000",
             "CIM_REST_BURST": "1000000",

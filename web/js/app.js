@@ -362,7 +362,8 @@ function onError(f) {
   if (!f.cmid) return;
   const o = store.outbox.get(f.cmid);
   if (!o) return;
-  if (f.code === 'rate_limited' || f.code === 'unavailable') { o.failed = true; changed(o.cid); return; }
+  if (f.code === 'rate_limited') { o.notBefore = Date.now() + (Number(f.retry_after_ms) || 1000); return; }   // still pending
+  if (f.code === 'unavailable') { o.failed = true; changed(o.cid); return; }
   store.acked(f.cmid);   // refused for good: say so where the bubble was
   systemNote(o.cid, `Not delivered: ${f.message || f.code}`);
 }
@@ -424,11 +425,12 @@ function sendInput() {
   queueSend(target, text, { mentions: active.gid ? groups.takeMentions(text) : [] });
 }
 
-// Unacknowledged sends are retried every few seconds with the same cmid.
+// Unacknowledged sends are retried every few seconds with the same cmid (a rate-limited
+// one not before the time the server gave).
 setInterval(() => {
   if (!store || !conn || !conn.online) return;
   const now = Date.now();
-  for (const o of store.outbox.values()) if (now - o.created > 4000) sendFrame(o);
+  for (const o of store.outbox.values()) if (now - o.created > 4000 && !(o.notBefore > now)) sendFrame(o);
 }, 4000);
 
 // ---------- opening a chat, history ----------

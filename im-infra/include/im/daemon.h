@@ -27,6 +27,8 @@ typedef struct {
     int admin_port;
     int lease_ttl_s;       /* etcd registration lease */
     im_breaker_cfg_t breaker;   /* live: the gRPC client's per-endpoint circuit breakers */
+    char *tracing_url;     /* Zipkin collector base URL; "" = no tracing (im/trace.h) */
+    int trace_one_in;      /* live: sample one trace in this many; 0 = none */
 } im_common_cfg_t;
 
 /* The words of log_level, in im_log_level_t order. */
@@ -58,7 +60,13 @@ extern const char *const im_daemon_log_levels[];
      IM_CFG_LIVE},                                                                              \
     {"breaker_slow_ms", IM_CFG_INT, offsetof(type, common.breaker.slow_ms), "0", 0, 600000,      \
      "gRPC circuit breaker: a call slower than this counts as failed; 0 = only errors count",   \
-     IM_CFG_LIVE}
+     IM_CFG_LIVE},                                                                              \
+    {"tracing_url", IM_CFG_STR, offsetof(type, common.tracing_url), "", 0, 0,                   \
+     "Zipkin collector (http://host:9411): spans are posted to {url}/api/v2/spans; empty = "    \
+     "no tracing"},                                                                             \
+    {"trace_one_in", IM_CFG_INT, offsetof(type, common.trace_one_in), "1000", 0, 1000000000,     \
+     "Trace one message (or call) in this many, decided where it enters cim; 1 = all, 0 = "     \
+     "none", IM_CFG_LIVE}
 
 typedef struct {
     const char *service;      /* "im-logic" */

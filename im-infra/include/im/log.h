@@ -36,7 +36,8 @@ int im_log_ratelimit_pass(long *last, long *dropped, int interval_s);
 void im_trace_set(const char *trace_id);
 const char *im_trace_get(void);
 void im_trace_new(char out[33]); /* random 128-bit id as 32 hex chars */
-/* W3C traceparent "00-{trace}-{span}-01" for a Kafka header, and the trace id back out
+/* W3C traceparent "00-{trace}-{span}-00" (not sampled) for a trace id that has no span
+ * (im/trace.h makes the sampled ones), and the trace id back out
  * of one ("" if malformed). */
 void im_traceparent_format(char out[56], const char *trace_id);
 void im_traceparent_trace(const char *traceparent, char trace_id[33]);

@@ -1,7 +1,10 @@
 /* metrics.h — process-wide Prometheus counters and gauges, and the admin HTTP port.
  *
- * Counters, gauges and latency histograms are registered once at start (im_metric_new) and
- * updated lock-free from any thread. The admin server is one thread answering `GET /healthz` and `GET /metrics`. */
+ * Counters, gauges and latency histograms are registered (im_metric_new, im_metric_new_l)
+ * from any thread, usually once at start, and updated lock-free from any thread. Metrics
+ * of one name with different label sets form one family: rendered under one `# HELP` and
+ * `# TYPE`, in registration order. The admin server is one thread answering
+ * `GET /healthz` and `GET /metrics`. */
 #ifndef IM_METRICS_H
 #define IM_METRICS_H
 
@@ -10,8 +13,16 @@
 typedef enum { IM_METRIC_COUNTER, IM_METRIC_GAUGE, IM_METRIC_HISTOGRAM } im_metric_kind_t;
 typedef struct im_metric_s im_metric_t;
 
-/* name must be a Prometheus name (cim_... ); the registry keeps the pointer (use literals). */
-im_metric_t *im_metric_new(im_metric_kind_t kind, const char *name, const char *help);
+/* name must be a Prometheus name (cim_... ). Registering a name + labels that already exist
+ * returns the existing metric (a different kind for the same name aborts: a programming
+ * error). The registry copies name, help and labels; metrics live until the process ends. */
+im_metric_t *im_metric_new(im_metric_kind_t kind, const char *name, const char *help);   /* no labels */
+/* labels is Prometheus label text without braces, e.g. `method="SaveMessages",side="server"`;
+ * NULL or "" means none. Takes the registry lock: callers on a hot path keep the pointer. */
+im_metric_t *im_metric_new_l(im_metric_kind_t kind, const char *name, const char *help,
+                             const char *labels);
+/* The metric registered under name + labels, or NULL. */
+im_metric_t *im_metric_find_l(const char *name, const char *labels);
 void im_metric_add(im_metric_t *m, int64_t n);
 void im_metric_set(im_metric_t *m, int64_t v);
 int64_t im_metric_get(const im_metric_t *m);   /* a histogram: its count */

@@ -3,6 +3,7 @@
 #ifndef IM_RATELIMIT_H
 #define IM_RATELIMIT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
@@ -21,5 +22,14 @@ int im_bucket_take(im_bucket_t *b, double rate, double burst, int64_t now_ms);
 struct im_redis_pool_s;
 int im_rlimit_take(struct im_redis_pool_s *redis, const char *key, double rate, double burst, int64_t now_ms,
                    int64_t *retry_ms);
+
+/* The same buckets (same Redis layout), one token from each of keys[0..n) in one round
+ * trip: one script over every key in order, so a key named k times gives k takes.
+ * retry_ms[i] is 0 if keys[i] got its token, else the ms until its next one. Every key
+ * shares rate and burst. IM_OK if Redis answered; IM_EUNAVAIL if it could not (or redis
+ * is NULL) and local buckets of this process decided instead (as for im_rlimit_take,
+ * keyed by hash). Thread-safe. */
+int im_rlimit_take_many(struct im_redis_pool_s *redis, const char *const *keys, size_t n, double rate,
+                        double burst, int64_t now_ms, int64_t *retry_ms);
 
 #endif
