@@ -4,7 +4,6 @@ register after it started — scrapes them all, and sees the send-latency histog
 as messages flow, along with the SQL, Redis, Kafka and im-repo metrics."""
 import json
 import os
-import socket
 import subprocess
 import urllib.parse
 import urllib.request
@@ -12,15 +11,7 @@ import urllib.request
 import pytest
 
 from client import Client, uname
-from cluster import ROOT, wait_for
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from cluster import ROOT, free_port, wait_for
 
 
 @pytest.fixture(scope="module")

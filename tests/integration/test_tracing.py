@@ -3,7 +3,6 @@ im-logic, im-repo (and im-task when the recipient is offline), linked parent to 
 into one tree by the traceparent carried over Kafka and gRPC. The sampling ratio is live."""
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -11,15 +10,7 @@ import urllib.request
 import pytest
 
 from client import Client, uname
-from cluster import ROOT, wait_for
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from cluster import ROOT, free_port, wait_for
 
 
 def get(url):

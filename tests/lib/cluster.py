@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -66,6 +67,15 @@ class Etcd:
         """{instance: registration dict} of a service."""
         pre = "/im/services/%s/" % service
         return {k[len(pre):]: json.loads(v) for k, v in self.prefix(pre).items()}
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on (for a server a test starts)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def wait_for(what, fn, timeout=30, interval=0.1):
