@@ -264,6 +264,7 @@ int logic_gateway_alive(logic_t *l, const char *gateway_id);
  * that gateway's last Delivery (up to LOGIC_OUT_TARGETS_MAX), so a group message is one
  * Delivery per gateway; frames stay in the order they were added. */
 #define LOGIC_OUT_TARGETS_MAX 2000
+#define LOGIC_OUT_RECORD_MAX (512 * 1024)   /* bytes of deliveries per record, about */
 typedef struct logic_out_gw_s logic_out_gw_t;
 typedef struct {
     logic_out_gw_t *gws;
@@ -280,8 +281,11 @@ void logic_out_add(logic_out_t *o, const char *gateway_id, uint64_t user_id, uin
 /* As logic_out_add for a `notify` frame of (cid, seq): Delivery.notify_cid/notify_seq. */
 void logic_out_add_notify(logic_out_t *o, const char *gateway_id, uint64_t user_id, const char *frame,
                           const char *cid, uint64_t seq);
-/* Gateway i's Downstream record (produced_us = now), packed; *len set; im_free it. */
-uint8_t *logic_out_pack(logic_out_t *o, size_t i, int64_t now, const char **gateway_id, size_t *len);
+/* A Downstream record (produced_us = now) of gateway i's deliveries from *next on, as
+ * many as fit LOGIC_OUT_RECORD_MAX (at least one), packed; *next moves past them; *len
+ * set; im_free it. */
+uint8_t *logic_out_pack(logic_out_t *o, size_t i, size_t *next, int64_t now, const char **gateway_id,
+                        size_t *len);
 void logic_out_flush(logic_t *l, logic_out_t *o);           /* produces, then empties o */
 void logic_out_discard(logic_out_t *o);                     /* empties o, producing nothing */
 

@@ -6,7 +6,9 @@
  * Adding the frame that gateway's last delivery already carries appends a Target to it
  * instead (up to LOGIC_OUT_TARGETS_MAX): a group message to 500 members is one Delivery
  * per gateway, its frame carried once. Only the last delivery is merged into, so the
- * frames a connection gets keep the order they were added in. */
+ * frames a connection gets keep the order they were added in. A gateway's deliveries that
+ * would make a record past LOGIC_OUT_RECORD_MAX (long messages in a full batch) go in
+ * several records, in order: Kafka refuses a record past its message.max.bytes (1 MB). */
 #include "im/clock.h"
 #include "im/log.h"
 #include "im/names.h"
@@ -108,29 +110,39 @@ void logic_out_add_notify(logic_out_t *o, const char *gateway_id, uint64_t user_
     x->d.notify_seq = seq;
 }
 
-uint8_t *logic_out_pack(logic_out_t *o, size_t i, int64_t now, const char **gateway_id, size_t *len)
+/* Bytes delivery x adds to a record, near enough: its frame, its targets, the rest. */
+static size_t weight(const out_delivery_t *x)
+{
+    return x->d.frame.len + 32 * x->nts + strlen(x->d.traceparent) + 64;
+}
+
+uint8_t *logic_out_pack(logic_out_t *o, size_t i, size_t *next, int64_t now, const char **gateway_id, size_t *len)
 {
     logic_out_gw_t *g = &o->gws[i];
-    Im__Mq__V1__Delivery **ds = im_calloc(g->n ? g->n : 1, sizeof *ds);
-    size_t ntargets = 0;
-    for (size_t k = 0; k < g->n; k++) ntargets += g->deliveries[k]->nts;
+    size_t from = *next, to = from, bytes = 0, ntargets = 0;
+    while (to < g->n && (to == from || bytes + weight(g->deliveries[to]) <= LOGIC_OUT_RECORD_MAX)) {
+        bytes += weight(g->deliveries[to]);
+        ntargets += g->deliveries[to++]->nts;
+    }
+    *next = to;
+    Im__Mq__V1__Delivery **ds = im_calloc(to > from ? to - from : 1, sizeof *ds);
     Im__Mq__V1__Target **tps = im_calloc(ntargets ? ntargets : 1, sizeof *tps), **tp = tps;
-    for (size_t k = 0; k < g->n; k++) {
+    for (size_t k = from; k < to; k++) {
         out_delivery_t *x = g->deliveries[k];
         for (size_t j = 0; j < x->nts; j++) tp[j] = &x->ts[j];
         x->d.targets = tp;
         x->d.n_targets = x->nts;
         x->d.produced_us = now;
         tp += x->nts;
-        ds[k] = &x->d;
+        ds[k - from] = &x->d;
     }
     Im__Mq__V1__Downstream rec = IM__MQ__V1__DOWNSTREAM__INIT;
-    rec.n_deliveries = g->n;
+    rec.n_deliveries = to - from;
     rec.deliveries = ds;
     *len = im__mq__v1__downstream__get_packed_size(&rec);
     uint8_t *buf = im_malloc(*len ? *len : 1);
     im__mq__v1__downstream__pack(&rec, buf);
-    for (size_t k = 0; k < g->n; k++) g->deliveries[k]->d.targets = NULL;   /* tps is freed here */
+    for (size_t k = from; k < to; k++) g->deliveries[k]->d.targets = NULL;   /* tps is freed here */
     im_free(tps);
     im_free(ds);
     *gateway_id = g->id;
@@ -142,15 +154,17 @@ void logic_out_flush(logic_t *l, logic_out_t *o)
     int64_t now = im_clock_wall_us();
     for (size_t i = 0; i < o->ngws; i++) {
         logic_out_gw_t *g = &o->gws[i];
-        const char *id;
-        size_t len;
-        uint8_t *buf = logic_out_pack(o, i, now, &id, &len);
-        char topic[160], tp[56];
-        snprintf(topic, sizeof topic, IM_TOPIC_DOWNSTREAM_FMT, id);
-        snprintf(tp, sizeof tp, "%s", g->n ? g->deliveries[0]->d.traceparent : "");
-        if (im_kafka_producer_send(l->producer, topic, id, strlen(id), buf, len, tp, NULL) == IM_OK)
-            im_metric_add(l->m_pushed, 1);
-        im_free(buf);
+        for (size_t next = 0; next < g->n;) {
+            const char *id;
+            size_t len;
+            char topic[160], tp[56];
+            snprintf(tp, sizeof tp, "%s", g->deliveries[next]->d.traceparent);
+            uint8_t *buf = logic_out_pack(o, i, &next, now, &id, &len);
+            snprintf(topic, sizeof topic, IM_TOPIC_DOWNSTREAM_FMT, id);
+            if (im_kafka_producer_send(l->producer, topic, id, strlen(id), buf, len, tp, NULL) == IM_OK)
+                im_metric_add(l->m_pushed, 1);
+            im_free(buf);
+        }
     }
     logic_out_discard(o);
 }

@@ -1,6 +1,7 @@
 /* test_logic_out.c — out.c's target merging: the same frame added again for a gateway
  * becomes one more Target of that gateway's last Delivery; another frame in between
- * starts a new one (order kept); a full delivery starts another; notify fields are set. */
+ * starts a new one (order kept); a full delivery starts another; notify fields are set;
+ * long frames are spread over records of at most LOGIC_OUT_RECORD_MAX, in order. */
 #include "im_test.h"
 #include "logic.h"
 
@@ -9,7 +10,8 @@ static Im__Mq__V1__Downstream *record(logic_out_t *o, const char *gw)
     for (size_t i = 0; i < o->ngws; i++) {
         const char *id;
         size_t len;
-        uint8_t *buf = logic_out_pack(o, i, 42, &id, &len);
+        size_t next = 0;
+        uint8_t *buf = logic_out_pack(o, i, &next, 42, &id, &len);
         Im__Mq__V1__Downstream *d = strcmp(id, gw) == 0 ? im__mq__v1__downstream__unpack(NULL, len, buf) : NULL;
         im_free(buf);
         if (d) return d;
@@ -79,5 +81,34 @@ int main(void)
         im__mq__v1__downstream__free_unpacked(d3, NULL);
     }
     logic_out_discard(&p);
+
+    /* long frames: as many records as it takes, each within LOGIC_OUT_RECORD_MAX, in order */
+    logic_out_t q;
+    logic_out_init(&q);
+    size_t big = 60000, n = 40;   /* 2.4 MB in all */
+    for (size_t k = 0; k < n; k++) {
+        char *f = im_malloc(big + 1);
+        memset(f, 'a' + (int)(k % 26), big);
+        f[big] = '\0';
+        logic_out_add(&q, "gw", k + 1, 0, 0, logic_out_keep(&q, f), "", 0);
+    }
+    size_t next = 0, records = 0, seen = 0;
+    while (next < n) {
+        const char *id;
+        size_t len, before = next;
+        uint8_t *buf = logic_out_pack(&q, 0, &next, 42, &id, &len);
+        CHECK(next > before);
+        CHECK(len <= LOGIC_OUT_RECORD_MAX);
+        Im__Mq__V1__Downstream *d = im__mq__v1__downstream__unpack(NULL, len, buf);
+        CHECK(d != NULL);
+        for (size_t k = 0; d && k < d->n_deliveries; k++)
+            CHECK_INT(d->deliveries[k]->targets[0]->user_id, ++seen);
+        if (d) im__mq__v1__downstream__free_unpacked(d, NULL);
+        im_free(buf);
+        records++;
+    }
+    CHECK_INT(seen, n);
+    CHECK(records >= 5);   /* 2.4 MB in records of at most 512 KiB */
+    logic_out_discard(&q);
     IM_TEST_DONE();
 }

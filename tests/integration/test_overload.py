@@ -2,15 +2,18 @@
 while other users chat across two gateways. The others' messages all arrive, with a
 send -> msg latency near a quiet baseline measured in the same test; the abuser is
 refused with the documented codes (429 + Retry-After, `error rate_limited` with
-retry_after_ms, then the connection ends) and can chat again once the flood stops, with no restart."""
+retry_after_ms, then the connection ends) and can chat again once the flood stops, with no restart.
+Also: a connection that does not read has its hints (typing) shed, never its messages."""
+import re
 import statistics
 import threading
 import time
 
 import pytest
 
-from client import Client, uname
-from test_limits import call, connect_from, login, until_close, ws_open
+from client import Client, cid_of, uname
+from cluster import wait_for
+from test_limits import call, connect_from, login, set_live, until_close, ws_open
 
 CHATTY = "127.0.0.61"   # the users who behave
 ABUSER = "127.0.0.66"   # the flood's address
@@ -19,9 +22,9 @@ ABUSER = "127.0.0.66"   # the flood's address
 @pytest.fixture(scope="module")
 def ov(infra):
     infra.start("im-repo", "orepo-1")
-    infra.start("im-logic", "ologic-1")
+    infra.start("im-logic", "ologic-1", CIM_MAX_CONTENT=60000)   # long messages fill a socket fast
     limits = dict(CIM_SEND_RATE=20, CIM_SEND_BURST=40, CIM_REST_RATE=5, CIM_REST_BURST=10,
-                  CIM_LOGIN_USER_PER_MIN=10, CIM_CONN_ADDR_PER_MIN=30)
+                  CIM_LOGIN_USER_PER_MIN=10, CIM_CONN_ADDR_PER_MIN=30, CIM_MAX_FRAME=65536)
     gws = [infra.start_gateway("ogw-%d" % i, **limits) for i in (1, 2)]
     yield {"infra": infra, "gws": gws}
     infra.stop_daemons()
@@ -155,3 +158,46 @@ def test_abuser_is_refused_and_others_keep_chatting(ov):
     assert login(gws[0].url, victim.username, victim.password, source=ABUSER)[0] == 200
     for c in [x for p in pairs for x in p] + [abuser]:
         c.close()
+
+
+def shed_count(gw):
+    m = re.search(r"^cim_gateway_shed_frames_total (\d+)", gw.admin("/metrics")[1], re.M)
+    return int(m.group(1)) if m else 0
+
+
+def test_a_reader_that_stalls_loses_hints_not_messages(ov):
+    """shed_outbox 8: once 8 frames wait for a connection that does not read (its socket
+    full: 100 messages of 59 KB, more than the kernel buffers for it), the typing frames to
+    it are dropped (cim_gateway_shed_frames_total); every message still arrives once it
+    reads."""
+    infra, gws = ov["infra"], ov["gws"]
+    gw = gws[0]
+    a, b = Client(gw.url, uname("os")), Client(gw.url, uname("os"))
+    connect_from(a, CHATTY)
+    slow = ws_open(gw.url, b.token, source=CHATTY, rcvbuf=4096)   # b reads nothing for now
+    set_live(infra, [gw], "shed_outbox", 8)
+    set_live(infra, gws, "send_rate", 1000)
+    set_live(infra, gws, "send_burst", 1000)
+    try:
+        before = shed_count(gw)
+        cid = cid_of(a.user_id, b.user_id)
+        bulk = "x" * 59000
+        cmids = [a.send(b.user_id, "%04d %s" % (i, bulk)) for i in range(100)]
+        assert len(a.drain("sent", 100, timeout=60)) == 100
+        for _ in range(5):
+            a.send_json({"op": "typing", "conversation_id": cid})
+        wait_for("typing shed", lambda: shed_count(gw) >= before + 5, timeout=20)
+        frames, code = [], None
+        deadline = time.time() + 60
+        while time.time() < deadline and len([f for f in frames if f["op"] == "msg"]) < 100:
+            got, code = until_close(slow, 1.0)
+            assert code is None
+            frames += got
+        assert sorted(f["message"]["cmid"] for f in frames if f["op"] == "msg") == sorted(cmids)
+        assert not [f for f in frames if f["op"] == "typing"]
+        slow.close()
+        a.close()
+    finally:
+        set_live(infra, [gw], "shed_outbox", None)
+        set_live(infra, gws, "send_rate", None)
+        set_live(infra, gws, "send_burst", None)
