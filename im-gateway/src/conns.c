@@ -55,6 +55,7 @@ void gw_conn_close(gw_t *g, gw_conn_t *c)
         im_free(u);
     }
     im_u64map_del(&g->conns, c->id);
+    im_metric_add(g->m_outbox, -c->out_len);
     for (gw_out_t *o = c->out_head, *n; o; o = n) {
         n = o->next;
         gw_frame_unref(o->frame);
@@ -116,6 +117,7 @@ void gw_conn_send(gw_t *g, gw_conn_t *c, gw_frame_t *f)
     else c->out_head = o;
     c->out_tail = o;
     c->out_len++;
+    im_metric_add(g->m_outbox, 1);
     lws_callback_on_writable(c->wsi);
 }
 
@@ -135,6 +137,7 @@ int gw_conn_write(gw_t *g, gw_conn_t *c)
     c->out_head = o->next;
     if (c->out_head == NULL) c->out_tail = NULL;
     c->out_len--;
+    im_metric_add(g->m_outbox, -1);
     int w = lws_write(c->wsi, o->frame->data + LWS_PRE, o->frame->len, LWS_WRITE_TEXT);
     gw_frame_unref(o->frame);
     im_free(o);

@@ -315,6 +315,7 @@ struct gw_s {
     im_metric_t *m_conns;     /* gauge: open WebSocket connections */
     im_metric_t *m_sends;     /* sends produced upstream */
     im_metric_t *m_pushed;    /* frames written to clients */
+    im_metric_t *m_outbox;    /* gauge: frames in every outbox */
     im_metric_t *m_dropped;   /* connections dropped for a full outbox */
     im_metric_t *m_shed;      /* hint frames not queued to a backed-up connection */
     im_metric_t *m_hop_down;  /* histogram: logic produced -> this gateway consumed */

@@ -12,6 +12,8 @@ static void metrics(gw_t *g)
     g->m_conns = im_metric_new(IM_METRIC_GAUGE, "cim_gateway_connections", "Open WebSocket connections");
     g->m_sends = im_metric_new(IM_METRIC_COUNTER, "cim_gateway_sends_total", "Sends produced upstream");
     g->m_pushed = im_metric_new(IM_METRIC_COUNTER, "cim_gateway_frames_out_total", "Frames written to clients");
+    g->m_outbox = im_metric_new(IM_METRIC_GAUGE, "cim_gateway_outbox_frames",
+                                "Frames queued to connections, not yet written (all outboxes)");
     g->m_dropped = im_metric_new(IM_METRIC_COUNTER, "cim_gateway_slow_drops_total",
                                  "Connections closed for a full outbox");
     g->m_shed = im_metric_new(IM_METRIC_COUNTER, "cim_gateway_shed_frames_total",
