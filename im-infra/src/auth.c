@@ -52,10 +52,12 @@ int im_jwt_verify(const char *secret, const char *token, im_jwt_claims_t *claims
     int rc = IM_EUNAUTH;
     const char *sub = jwt_get_grant(jwt, "sub");
     long exp = jwt_get_grant_int(jwt, "exp");
+    long iat = jwt_get_grant_int(jwt, "iat");   /* 0 when absent */
     uint64_t jti = jti_of(jwt_get_grant(jwt, "jti"));
     char *end = NULL;
     unsigned long long uid = sub ? strtoull(sub, &end, 10) : 0;
-    if (jwt_get_alg(jwt) == JWT_ALG_HS256 && exp > (long)time(NULL) && sub && *sub && end &&
+    long now = (long)time(NULL);
+    if (jwt_get_alg(jwt) == JWT_ALG_HS256 && exp > now && iat <= now + IM_JWT_CLOCK_SKEW_S && sub && *sub && end &&
         *end == '\0' && uid > 0 && jti != 0) {
         claims->user_id = uid;
         claims->jti = jti;

@@ -20,7 +20,9 @@ typedef struct {
 int im_jwt_issue(const char *secret, uint64_t user_id, int ttl_s, char **token,
                  int64_t *expires_at_ms);
 /* IM_OK and *claims, or IM_EUNAUTH for a bad signature, another alg, an expired or
- * malformed token, or one without a jti. */
+ * malformed token, one without a jti, or one issued (iat) more than IM_JWT_CLOCK_SKEW_S in
+ * the future. Other header fields (kid, typ) are not used. */
+#define IM_JWT_CLOCK_SKEW_S 60
 int im_jwt_verify(const char *secret, const char *token, im_jwt_claims_t *claims);
 
 /* argon2id. New hashes take `passes` passes over `memory_kib` KiB (libsodium's
