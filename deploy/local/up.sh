@@ -6,7 +6,8 @@
 # the schema, waits until every part is healthy, prints the web client's addresses.
 # Everything lives under ./run (or $CIM_RUN); running it again starts only what is not
 # running. Stop with deploy/local/down.sh. CIM_TRACING=1 also starts a Zipkin server and
-# traces every message (CIM_TRACE_ONE_IN=N: one in N).
+# traces every message (CIM_TRACE_ONE_IN=N: one in N); CIM_TLS=1 serves HTTPS/WSS with a
+# self-signed certificate (your browser will ask you to accept it).
 # CIM_METRICS=1 also starts Prometheus (Debian's package, installed if missing) scraping
 # every daemon registered in etcd, on CIM_PROMETHEUS_PORT (9090).
 set -euo pipefail
@@ -43,6 +44,17 @@ if [ -n "${CIM_TRACING:-}" ]; then   # every message's spans to a local Zipkin (
   (source "$ROOT/deploy/local/lib.sh"; start_zipkin "$ZIPKIN_PORT")
   export CIM_TRACING_URL="http://127.0.0.1:$ZIPKIN_PORT"
   export CIM_TRACE_ONE_IN=${CIM_TRACE_ONE_IN:-1}
+fi
+SCHEME=http
+if [ -n "${CIM_TLS:-}" ]; then   # HTTPS/WSS with a self-signed certificate for localhost, made once
+  if [ ! -s "$RUN/tls/cert.pem" ]; then
+    mkdir -p "$RUN/tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=localhost" \
+      -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+      -keyout "$RUN/tls/key.pem" -out "$RUN/tls/cert.pem" 2>/dev/null
+  fi
+  export CIM_TLS_CERT="$RUN/tls/cert.pem" CIM_TLS_KEY="$RUN/tls/key.pem"
+  SCHEME=https
 fi
 GW_PORTS=(${CIM_GATEWAY_PORTS:-8080 8081})
 B=${CIM_PORT_BASE:-9100}   # gRPC and admin ports: B+1, B+11, ... (gateways), B+100.. (logic), B+200.. (repo), B+301 (task)
@@ -88,11 +100,11 @@ for pair in $DAEMONS; do
   healthy "$name" "$service" || { echo "up: $name not healthy; see $RUN/logs/$name.log" >&2; exit 1; }
 done
 for p in "${GW_PORTS[@]}"; do
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$p/api/ping" >/dev/null && break; sleep 0.2; done
+  for _ in $(seq 1 100); do curl -ksf "$SCHEME://127.0.0.1:$p/api/ping" >/dev/null && break; sleep 0.2; done
 done
 
 echo "up: cim is running (logs in $RUN/logs, stop with deploy/local/down.sh)"
-for p in "${GW_PORTS[@]}"; do echo "http://127.0.0.1:$p"; done
+for p in "${GW_PORTS[@]}"; do echo "$SCHEME://127.0.0.1:$p"; done
 if [ -n "${CIM_TRACING:-}" ]; then echo "tracing: http://127.0.0.1:$ZIPKIN_PORT"; fi
 if [ -n "${CIM_METRICS:-}" ]; then   # Prometheus scraping every daemon in etcd (docs/OBSERVABILITY.md)
   PROMETHEUS_PORT=${CIM_PROMETHEUS_PORT:-9090}

@@ -81,6 +81,7 @@ typedef struct {
     char *host;               /* bind address of the client port */
     int port;                 /* client port: /ws, /api/..., static web/ */
     char *web_root;           /* folder served at / */
+    char *tls_cert, *tls_key; /* PEM files: HTTPS/WSS on the client port; "" = plain HTTP */
     char *trusted_proxies;    /* balancers whose X-Forwarded-For names the client, comma-separated */
     int workers;              /* REST worker threads */
     int logic_timeout_ms;     /* deadline of each call to im-logic */

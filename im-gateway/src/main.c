@@ -77,6 +77,11 @@ int main(int argc, char **argv)
 {
     gw_t *g = &g_gw;
     im_daemon_config("im-gateway", argc, argv, gw_config_table, &g->cfg, &g->cfg.common);
+    char why[160];
+    if (im_jwt_secret_check(g->cfg.jwt_secret, why, sizeof why) != IM_OK) {
+        im_error("config.bad_secret", "reason=\"%s\"", why);
+        return 1;
+    }
     im_rpc_global_init();
     int rc = start(g);
     if (rc != IM_OK) {

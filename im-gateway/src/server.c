@@ -105,9 +105,19 @@ int gw_server_start(gw_t *g)
     info.count_threads = 1;
     info.fd_limit_per_thread = 0;
     info.vhost_name = "cim";
+    if (*g->cfg.tls_cert || *g->cfg.tls_key) {   /* lws's own TLS (OpenSSL): HTTPS and WSS only */
+        if (!*g->cfg.tls_cert || !*g->cfg.tls_key) {
+            im_error("tls.incomplete", "reason=\"tls_cert and tls_key go together\"");
+            return IM_ECONFIG;
+        }
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = g->cfg.tls_cert;
+        info.ssl_private_key_filepath = g->cfg.tls_key;
+        info.alpn = "http/1.1";   /* the REST and upload paths speak HTTP/1.1, not lws's h2 */
+    }
     g->lws = lws_create_context(&info);
-    if (g->lws == NULL) {
-        im_error("lws.start_failed", "host=%s port=%d", g->cfg.host, g->cfg.port);
+    if (g->lws == NULL) {   /* also a certificate or key that does not load */
+        im_error("lws.start_failed", "host=%s port=%d tls=%s", g->cfg.host, g->cfg.port, *g->cfg.tls_cert ? "yes" : "no");
         return IM_EIO;
     }
     if (g->cfg.port == 0) {
@@ -128,7 +138,7 @@ void gw_server_wake(void *ud)
 void gw_server_run(gw_t *g)
 {
     pthread_create(&g->lws_thread, NULL, service_main, g);
-    im_info("gateway.listening", "url=http://%s:%d/", g->cfg.host, g->cfg.port);
+    im_info("gateway.listening", "url=%s://%s:%d/", *g->cfg.tls_cert ? "https" : "http", g->cfg.host, g->cfg.port);
 }
 
 void gw_server_stop(gw_t *g)

@@ -68,6 +68,25 @@ int im_jwt_verify(const char *secret, const char *token, im_jwt_claims_t *claims
     return rc;
 }
 
+int im_jwt_secret_check(const char *secret, char *why, size_t whylen)
+{
+    static const char *const shipped[] = {   /* examples in this repository's deploy files */
+        "change-me-to-a-long-random-secret",
+        "local-development-secret-not-for-production",
+    };
+    size_t n = secret ? strlen(secret) : 0;
+    if (n < IM_JWT_SECRET_MIN) {
+        snprintf(why, whylen, "jwt_secret has %zu bytes; use at least %d random ones", n, IM_JWT_SECRET_MIN);
+        return IM_ECONFIG;
+    }
+    for (size_t i = 0; i < sizeof shipped / sizeof shipped[0]; i++)
+        if (strcmp(secret, shipped[i]) == 0) {
+            snprintf(why, whylen, "jwt_secret is the example shipped with cim; set your own random one");
+            return IM_ECONFIG;
+        }
+    return IM_OK;
+}
+
 static sem_t g_hash_slots;
 static unsigned long long g_hash_ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
 static size_t g_hash_mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;

@@ -54,6 +54,11 @@ int main(int argc, char **argv)
 {
     logic_t *l = &g_logic;
     im_daemon_config("im-logic", argc, argv, logic_config_table, &l->cfg, &l->cfg.common);
+    char why[160];
+    if (im_jwt_secret_check(l->cfg.jwt_secret, why, sizeof why) != IM_OK) {
+        im_error("config.bad_secret", "reason=\"%s\"", why);
+        return 1;
+    }
     im_rpc_global_init();
     int rc = start(l);
     if (rc != IM_OK) {

@@ -43,6 +43,9 @@ cmp -s "$ROOT/deploy/observability/alerts.yml" "$ROOT/deploy/k8s/infra/observabi
 
 # ---- render ----
 "$KUSTOMIZE" build "$ROOT/deploy/k8s/base" > "$OUT/base.yaml"
+# the overlay's secrets.env, as a user makes it once (docs/DEPLOY.md); never committed
+SECRETS=$ROOT/deploy/k8s/overlays/local/secrets.env
+[ -f "$SECRETS" ] || echo "CIM_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$SECRETS"
 "$KUSTOMIZE" build "$ROOT/deploy/k8s/overlays/local" > "$OUT/local.yaml"
 for f in base local; do
   say "rendered $f: $("$PY" -c 'import sys, yaml; d=[x for x in yaml.safe_load_all(open(sys.argv[1])) if x]

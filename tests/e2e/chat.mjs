@@ -109,11 +109,11 @@ const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
 });
-const ctxA = await browser.newContext({ viewport: { width: 1100, height: 700 } });
-const ctxB = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+const ctxA = await browser.newContext({ viewport: { width: 1100, height: 700 }, ignoreHTTPSErrors: true });
+const ctxB = await browser.newContext({ viewport: { width: 1100, height: 700 }, ignoreHTTPSErrors: true });
 let pageA = await ctxA.newPage();
 let pageB = await ctxB.newPage();
-const ctxC = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+const ctxC = await browser.newContext({ viewport: { width: 1100, height: 700 }, ignoreHTTPSErrors: true });
 const pageC = await ctxC.newPage();
 watch(pageC, 'C');
 watch(pageA, 'A');

@@ -15,7 +15,10 @@ from client import Client, cid_of, uname
 from cluster import wait_for
 from test_limits import call, connect_from, login, set_live, until_close, ws_open
 
-CHATTY = "127.0.0.61"   # the users who behave
+def chatty(i):
+    """The address of well-behaved client i: one each, so none shares the abuser's budget
+    of new connections (conn_addr_per_min) nor anyone else's."""
+    return "127.0.0.%d" % (61 + i)
 ABUSER = "127.0.0.66"   # the flood's address
 
 
@@ -24,7 +27,7 @@ def ov(infra):
     infra.start("im-repo", "orepo-1")
     infra.start("im-logic", "ologic-1", CIM_MAX_CONTENT=60000)   # long messages fill a socket fast
     limits = dict(CIM_SEND_RATE=20, CIM_SEND_BURST=40, CIM_REST_RATE=5, CIM_REST_BURST=10,
-                  CIM_LOGIN_USER_PER_MIN=10, CIM_CONN_ADDR_PER_MIN=30, CIM_MAX_FRAME=65536)
+                  CIM_LOGIN_USER_PER_MIN=10, CIM_CONN_ADDR_PER_MIN=5, CIM_MAX_FRAME=65536)
     gws = [infra.start_gateway("ogw-%d" % i, **limits) for i in (1, 2)]
     yield {"infra": infra, "gws": gws}
     infra.stop_daemons()
@@ -103,7 +106,7 @@ class Flood:
                 ws = ws_open(self.gws[i % 2].url, self.reconnector.token, source=ABUSER)
             except OSError:   # the gateway's backlog is full for a moment: try again
                 continue
-            self.got["conn"].append(until_close(ws, 0.05))
+            self.got["conn"].append(until_close(ws, 0.5))   # a refusal takes a Redis round trip
             ws.shutdown()   # gone at once, as a storm's clients are
             i += 1
 
@@ -113,8 +116,8 @@ def test_abuser_is_refused_and_others_keep_chatting(ov):
     pairs = []
     for i in range(3):                                      # a on one gateway, b on the other
         a, b = Client(gws[i % 2].url, uname("oa")), Client(gws[(i + 1) % 2].url, uname("ob"))
-        connect_from(a, CHATTY)
-        connect_from(b, CHATTY)
+        connect_from(a, chatty(2 * i))
+        connect_from(b, chatty(2 * i + 1))
         pairs.append((a, b))
     abuser, reconnector, sink, victim = (Client(gws[0].url, uname(p)) for p in ("ox", "oy", "oz", "ov"))
 
@@ -173,8 +176,8 @@ def test_a_reader_that_stalls_loses_hints_not_messages(ov):
     infra, gws = ov["infra"], ov["gws"]
     gw = gws[0]
     a, b = Client(gw.url, uname("os")), Client(gw.url, uname("os"))
-    connect_from(a, CHATTY)
-    slow = ws_open(gw.url, b.token, source=CHATTY, rcvbuf=4096)   # b reads nothing for now
+    connect_from(a, chatty(10))
+    slow = ws_open(gw.url, b.token, source=chatty(11), rcvbuf=4096)   # b reads nothing for now
     set_live(infra, [gw], "shed_outbox", 8)
     set_live(infra, gws, "send_rate", 1000)
     set_live(infra, gws, "send_burst", 1000)

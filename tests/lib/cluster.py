@@ -16,7 +16,7 @@ import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("CIM_BUILD", os.path.join(ROOT, "build"))
-JWT_SECRET = "integration-test-secret"
+JWT_SECRET = "integration-test-secret-of-40-bytes-at-least"
 
 
 def http(method, url, body=None, token=None, timeout=10):

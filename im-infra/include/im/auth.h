@@ -25,6 +25,11 @@ int im_jwt_issue(const char *secret, uint64_t user_id, int ttl_s, char **token,
 #define IM_JWT_CLOCK_SKEW_S 60
 int im_jwt_verify(const char *secret, const char *token, im_jwt_claims_t *claims);
 
+/* A daemon's jwt_secret at start: IM_OK, or IM_ECONFIG with why (for the log) when it is
+ * shorter than IM_JWT_SECRET_MIN bytes or a value this project ships as an example. */
+#define IM_JWT_SECRET_MIN 32
+int im_jwt_secret_check(const char *secret, char *why, size_t whylen);
+
 /* argon2id. New hashes take `passes` passes over `memory_kib` KiB (libsodium's
  * interactive limits, 2 and 65536: ~70 ms per call, are the defaults of every caller);
  * a verify uses the cost written in the stored hash. At most `concurrency` hashes or
