@@ -94,6 +94,10 @@ fi
 compose() { "${COMPOSE[@]}" -p "$PROJECT" -f "$ROOT/deploy/docker-compose.yml" -f "$ROOT/deploy/docker-compose.local.yml" "$@"; }
 step "compose: ${COMPOSE[*]} ($("${COMPOSE[@]}" version --short 2>/dev/null || echo '?'))"
 
+# the compose file requires a JWT secret (every compose command reads it), of 32+ bytes
+export CIM_JWT_SECRET
+CIM_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+
 # ---- images ----
 "$ROOT/deploy/docker/base-image.sh"
 # shellcheck source=deploy/local/lib.sh
@@ -109,8 +113,7 @@ step "images built: $(compose config --services 2>/dev/null | wc -l) services, c
 compose down -v --remove-orphans >/dev/null 2>&1 || true   # what a killed earlier run left
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 PROM_PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export CIM_HTTP_PORT="127.0.0.1:$PORT" CIM_PROMETHEUS_PORT="127.0.0.1:$PROM_PORT" CIM_JWT_SECRET
-CIM_JWT_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export CIM_HTTP_PORT="127.0.0.1:$PORT" CIM_PROMETHEUS_PORT="127.0.0.1:$PROM_PORT"
 UP=1
 compose up -d > "$RUN/up.log" 2>&1 || { cat "$RUN/up.log"; exit 1; }
 

@@ -79,6 +79,7 @@ def connect_from(c, source, url=None, forwarded=None):
     """Client.connect, from the source address: c's frames then arrive in c.frames."""
     c.url = url or c.url
     c.ws = ws_open(c.url, c.token, source, forwarded)
+    c.ws.settimeout(None)   # the reader waits as long as it takes (a quiet spell is no close)
     c.frames, c.buf = queue.Queue(), []
     c.reader = threading.Thread(target=Client._read, args=(c.ws, c.frames), daemon=True)
     c.reader.start()
