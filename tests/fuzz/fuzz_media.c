@@ -41,5 +41,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         g_object_unref(t);
     }
     unlink(g_thumb);
+    unlink(g_path);   /* nothing left in /tmp when the run ends */
     return 0;
 }
