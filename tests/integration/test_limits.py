@@ -251,7 +251,10 @@ def test_reconnect_storm_refused_per_address(lim):
         sessions = set(infra.redis("HKEYS", "user_session:%d" % u.user_id).split())
         assert admitted_ids <= sessions and not refused_ids & sessions        # refused: never a session
         # not a balancer: its X-Forwarded-For is ignored, it is still 127.0.0.6
-        assert until_close(ws_open(gws[0].url, u.token, source="127.0.0.6", forwarded="10.8.8.8"), 3.0)[1] is not None
+        # (a slow box may have refilled one token, at 20 a minute, since the storm: of three
+        # forged ones at least two are refused)
+        forged = [ws_open(gws[0].url, u.token, source="127.0.0.6", forwarded="10.8.8.8") for _ in range(3)]
+        assert sum(until_close(ws, 3.0)[1] is not None for ws in forged) >= 2
         via_lb = [ws_open(gws[i % 2].url, u.token, source="127.0.0.5", forwarded="10.8.8.%d" % i) for i in range(3)]
         for ws in via_lb:
             frames, code = until_close(ws, 0.5)
