@@ -55,6 +55,11 @@ static uint64_t next_id(void)
     return z ? z : 1;   /* W3C: an all-zero id is invalid */
 }
 
+static void new_trace(im_span_t *s)
+{
+    snprintf(s->trace, sizeof s->trace, "%016llx%016llx", (unsigned long long)next_id(), (unsigned long long)next_id());
+}
+
 static void new_span(im_span_t *s, const char *name, im_span_kind_t kind)
 {
     memset(s, 0, sizeof *s);
@@ -67,8 +72,7 @@ static void new_span(im_span_t *s, const char *name, im_span_kind_t kind)
 void im_span_root(im_span_t *s, const char *name, im_span_kind_t kind)
 {
     new_span(s, name, kind);
-    snprintf(s->trace, sizeof s->trace, "%016llx%016llx", (unsigned long long)next_id(),
-             (unsigned long long)next_id());
+    new_trace(s);
     if (g_tr.started) {
         int one_in = IM_CFG_GET(*g_tr.one_in);
         uint64_t n = __atomic_fetch_add(&g_tr.roots, 1, __ATOMIC_RELAXED);
@@ -89,15 +93,14 @@ void im_span_from(im_span_t *s, const char *tp, const char *name, im_span_kind_t
     if (tp == NULL || strlen(tp) < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' || !hex_run(tp + 3, 32) ||
         !hex_run(tp + 36, 16) || !hex_run(tp + 53, 2)) {
         new_span(s, name, kind);   /* a new trace, never sampled: the root decided elsewhere */
-        snprintf(s->trace, sizeof s->trace, "%016llx%016llx", (unsigned long long)next_id(),
-                 (unsigned long long)next_id());
+        new_trace(s);
         return;
     }
     new_span(s, name, kind);
     memcpy(s->trace, tp + 3, 32);
     memcpy(s->parent, tp + 36, 16);
-    s->sampled = g_tr.started && (tp[54] == '1' || tp[54] == '3' || tp[54] == '5' || tp[54] == '7' ||
-                                  tp[54] == '9' || tp[54] == 'b' || tp[54] == 'd' || tp[54] == 'f');
+    int flags_lo = tp[54] <= '9' ? tp[54] - '0' : tp[54] - 'a' + 10;   /* lower-case hex, checked above */
+    s->sampled = g_tr.started && (flags_lo & 1);                        /* W3C: bit 0, sampled */
 }
 
 void im_span_child_of(im_span_t *s, const im_span_t *parent, const char *name, im_span_kind_t kind)

@@ -32,8 +32,6 @@ static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
     size_t ns = 0, nc = 0;
     int shed_receipts = 0;
     for (size_t i = 0; i < n; i++) {
-        char trace[33];
-        im_traceparent_trace(recs[i].traceparent, trace);
         Im__Mq__V1__Upstream *up = im__mq__v1__upstream__unpack(NULL, recs[i].len, recs[i].payload);
         if (up == NULL) {
             im_warn("upstream.bad_record", "partition=%d offset=%lld", recs[i].partition,
@@ -61,6 +59,8 @@ static int run_batch(logic_t *l, im_kafka_msg_t *recs, size_t n)
             cursors[nc++] = up;
             continue;
         }
+        char trace[33];   /* a hint's log lines (a send's come from its span) */
+        im_traceparent_trace(recs[i].traceparent, trace);
         im_trace_set(trace);
         if (behind(l, up, consumed_us)) im_metric_add(l->m_shed, 1);   /* a stale hint: dropped */
         else if (strcmp(up->op, "typing") == 0) logic_typing_handle(l, up, recs[i].traceparent);
