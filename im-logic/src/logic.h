@@ -20,7 +20,8 @@
  *                     (group_members:{gid}, else im-repo GetMemberIds); sender a member,
  *                     mentions members, @all by an admin/owner
  *        -> seq.c     one script per item: msg_dedup:{uid}:{cmid} hit? ack again, stop;
- *                     else INCR conv_seq:{cid} (re-seeded from MySQL under a lock if missing)
+ *                     a seq reserved there? take it; else INCR conv_seq:{cid} and reserve
+ *                     it (re-seeded from MySQL under a lock if missing)
  *        -> snowflake msg id
  *        -> im-repo SaveMessages (one transaction per batch)   persist before push
  *        -> dedup.c   cache the outcome, with push.c's session reads in the same pipeline
@@ -252,7 +253,7 @@ static inline int logic_send_needs_seq(const logic_send_t *it)
 /* ---- seq.c ---- */
 /* Gives every item that needs one a seq, a snowflake id and created_at, in batch order. */
 int logic_seq_assign(logic_t *l, logic_send_t *items, size_t n);
-int logic_seq_raise(logic_t *l, const char *cid);   /* after a seq conflict: counter >= MySQL max */
+int logic_seq_conflict(logic_t *l, logic_send_t *it);   /* its seq was taken: assign again */
 
 /* ---- gateways.c: live gateways, from etcd ---- */
 void logic_gateways_start(logic_t *l);

@@ -142,8 +142,7 @@ static int save(logic_t *l, logic_send_t *items, size_t n, size_t *conflicts)
         logic_send_t *it = &items[idx[k]];
         const Im__Repo__V1__SaveResult *res = r->results[k];
         if (res->seq_conflict) {
-            it->msg.seq = 0;                /* to be assigned again */
-            logic_seq_raise(l, it->cid);
+            logic_seq_conflict(l, it);      /* seq 0: to be assigned again */
             ++*conflicts;
         } else if (res->duplicate) {
             it->duplicate = 1;

@@ -1,12 +1,17 @@
 /* seq.c — per-conversation seq from Redis `conv_seq:{cid}`, and the dedup lookup.
  *
  * A batch's seqs come in one pipelined round trip, in the batch's order, each from a
- * script that first looks for the cached outcome of the same cmid (dedup.c writes it
- * after the commit): a retried send is answered from there and takes no seq. The counter is
- * incremented only if it exists. A missing key (Redis restarted, flushed,
- * evicted) is re-seeded from MAX(seq) in MySQL (asked of im-repo) under a short lock,
- * so seq never goes backwards or repeats; UNIQUE(conversation_id, seq) is the last guard
- * and a conflict there raises the counter to the stored max (logic_seq_raise). */
+ * script that first looks in msg_dedup:{uid}:{cmid}: the cached outcome of the same cmid
+ * (dedup.c writes it after the commit) answers a retried send, which takes no seq; a
+ * reservation ("r {seq}", written by the same script that took the seq) gives the seq
+ * taken for it before. So a seq taken and then never stored (its logic killed or hung
+ * before the commit, the record read again by another instance) is stored by whoever
+ * handles the record next, under the same seq: seqs stay contiguous. The counter is
+ * incremented only if it exists. A missing key (Redis restarted, flushed, evicted) is
+ * re-seeded from MAX(seq) in MySQL (asked of im-repo) under a short lock, so seq never goes
+ * backwards or repeats; UNIQUE(conversation_id, seq) is the last guard and a conflict there
+ * drops the item's reservation and raises the counter to the stored max
+ * (logic_seq_conflict). */
 #include "im/clock.h"
 #include "im/log.h"
 #include "im/names.h"
@@ -16,12 +21,18 @@
 #include <string.h>
 #include <unistd.h>
 
-/* KEYS[1] msg_dedup:{uid}:{cmid}, KEYS[2] conv_seq:{cid}: the cached outcome of an
- * earlier send with this cmid, else the next seq if the counter exists, else -1. Dedup
- * and seq in one round trip, and a retried send never burns a seq. */
+/* KEYS[1] msg_dedup:{uid}:{cmid}, KEYS[2] conv_seq:{cid}, ARGV[1] the reservation's TTL:
+ * the cached outcome of an earlier send with this cmid (a string), else the seq reserved
+ * for it, else the next seq if the counter exists (reserved in the same step), else -1.
+ * Dedup and seq in one round trip; a cmid never takes two seqs. */
 #define DEDUP_OR_INCR \
-    "local d = redis.call('GET', KEYS[1]) if d then return d end " \
-    "if redis.call('EXISTS', KEYS[2]) == 1 then return redis.call('INCR', KEYS[2]) end return -1"
+    "local d = redis.call('GET', KEYS[1]) if d then " \
+    "local r = string.match(d, '^r (%d+)$') if r then return tonumber(r) end return d end " \
+    "if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end " \
+    "local s = redis.call('INCR', KEYS[2]) " \
+    "redis.call('SET', KEYS[1], 'r ' .. s, 'EX', ARGV[1]) return s"
+#define FORGET \
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 #define RAISE_TO \
     "local c = tonumber(redis.call('GET', KEYS[1]) or '0') " \
     "if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end return 1"
@@ -106,7 +117,7 @@ static int assign_round(logic_t *l, logic_send_t *items, size_t n, size_t *left)
         char dkey[160], skey[128];
         snprintf(dkey, sizeof dkey, IM_KEY_MSG_DEDUP, (unsigned long long)items[i].up->user_id, items[i].up->cmid);
         snprintf(skey, sizeof skey, IM_KEY_CONV_SEQ, items[i].cid);
-        redisAppendCommand(c, "EVAL %s 2 %s %s", DEDUP_OR_INCR, dkey, skey);
+        redisAppendCommand(c, "EVAL %s 2 %s %s %d", DEDUP_OR_INCR, dkey, skey, IM_CFG_GET(l->cfg.dedup_ttl_s));
         asked++;
     }
     int rc = IM_OK;
@@ -137,7 +148,16 @@ int logic_seq_assign(logic_t *l, logic_send_t *items, size_t n)
     return IM_ETIMEOUT;
 }
 
-int logic_seq_raise(logic_t *l, const char *cid)
+/* The item's seq is another message's: its reservation goes (so the next round takes a new
+ * seq) and the counter is raised to MySQL's max. */
+int logic_seq_conflict(logic_t *l, logic_send_t *it)
 {
-    return seed(l, cid, 0);
+    char dkey[160], value[32];
+    snprintf(dkey, sizeof dkey, IM_KEY_MSG_DEDUP, (unsigned long long)it->up->user_id, it->up->cmid);
+    snprintf(value, sizeof value, "r %llu", (unsigned long long)it->msg.seq);
+    it->msg.seq = 0;
+    redisReply *r = im_redis_cmd(l->redis, "EVAL %s 1 %s %s", FORGET, dkey, value);
+    if (r == NULL) return IM_EUNAVAIL;
+    freeReplyObject(r);
+    return seed(l, it->cid, 0);
 }

@@ -3,6 +3,7 @@ import base64
 import json
 import os
 import re
+import subprocess
 import threading
 import time
 import uuid
@@ -217,6 +218,40 @@ def test_sigkill_one_logic_while_sending_500(chat):
     assert got == set(cmids)
     # restart the victim for the following tests
     chat["logics"][0] = infra.start("im-logic", "logic-1")
+    a.close()
+    b.close()
+
+
+def test_a_seq_taken_by_a_killed_logic_is_the_one_stored(chat):
+    """A logic takes a send's seq, then dies before its commit came back (the messages table
+    is locked from another MariaDB session, so the commit waits): the logic that reads the
+    record again stores it under that same seq, and the conversation's seqs have no gap."""
+    infra = chat["infra"]
+    a, b = pair(chat)
+    cid = cid_of(a.user_id, b.user_id)
+    a.send(b.user_id, "before")
+    first = a.expect("sent")["seq"]
+    locker = subprocess.Popen(["mariadb", "-h127.0.0.1", "-P" + infra.ports["CIM_MYSQL_PORT"], "-ucim",
+                               "-pcim", "-N", "-B", "--unbuffered", "cim"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        locker.stdin.write("LOCK TABLES messages WRITE; SELECT 'locked';\n")
+        locker.stdin.flush()
+        assert locker.stdout.readline().strip() == "locked"
+        cmid = a.send(b.user_id, "taken, then its logic died")
+        wait_for("seq taken", lambda: infra.redis("GET", "conv_seq:" + cid) == str(first + 1), timeout=10)
+        for d in chat["logics"]:
+            d.kill()
+    finally:
+        locker.kill()                                    # its session ends: the lock goes
+        locker.wait()
+    chat["logics"] = [infra.start("im-logic", "logic-%d" % i, CIM_BATCH_MAX=64) for i in (1, 2)]
+    sent = a.expect("sent", where=lambda f: f["cmid"] == cmid, timeout=60)
+    assert sent["seq"] == first + 1
+    after = a.send(b.user_id, "after")
+    assert a.expect("sent", where=lambda f: f["cmid"] == after)["seq"] == first + 2
+    assert [int(r[0]) for r in stored(infra, cid)] == [first, first + 1, first + 2]
+    assert [m["seq"] for m in b.sync_all(cid)] == [first, first + 1, first + 2]
     a.close()
     b.close()
 

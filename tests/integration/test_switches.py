@@ -2,6 +2,8 @@
 changes what a user sees at once, without a restart, and deleting the key restores it.
 Messages are never what a switch or the shedding drops."""
 import re
+import signal
+import time
 
 import pytest
 
@@ -133,18 +135,23 @@ def test_offline_push_switch(sw):
 
 
 def test_stale_hints_are_shed_messages_never(sw):
-    """shed_lag_ms 1: every hint waited longer than that in Kafka (one hop is ~2 ms here),
-    so typing and receipts are dropped; sends still go through, every one."""
+    """shed_lag_ms 1: sends go through, every one; a typing and a read that wait in Kafka
+    longer than that (logic is held still for 300 ms while they are sent) are dropped."""
     logic = sw["logic"]
     a, b = pair(sw)
     cid = cid_of(a.user_id, b.user_id)
     flip(sw, "im-logic", "shed_lag_ms", "1")
     before = counter(logic, "cim_logic_shed_total")
-    a.send_json({"op": "typing", "conversation_id": cid})
     cmids = [a.send(b.user_id, "still delivered %d" % i) for i in range(10)]
     assert {f["cmid"] for f in a.drain("sent", 10)} == set(cmids)
     got = [m["message"]["seq"] for m in b.drain("msg", 10)]
-    b.send_json({"op": "read", "conversation_id": cid, "seq": max(got)})
+    logic.proc.send_signal(signal.SIGSTOP)
+    try:
+        a.send_json({"op": "typing", "conversation_id": cid})
+        b.send_json({"op": "read", "conversation_id": cid, "seq": max(got)})
+        time.sleep(0.3)
+    finally:
+        logic.proc.send_signal(signal.SIGCONT)
     assert nothing(b, "typing", 1.0) and nothing(a, "receipt", 1.0)
     wait_for("shed counted", lambda: counter(logic, "cim_logic_shed_total") >= before + 2, timeout=5)
     flip(sw, "im-logic", "shed_lag_ms", None)

@@ -33,6 +33,7 @@ class Client:
         self.url = url or self.url
         ws_url = self.url.replace("http://", "ws://") + "/ws?token=" + self.token
         self.ws = websocket.create_connection(ws_url, timeout=10)
+        self.ws.settimeout(None)    # the reader waits as long as the server is quiet; expect() times out
         self.frames = queue.Queue()
         self.buf = []
         self.reader = threading.Thread(target=self._read, args=(self.ws, self.frames), daemon=True)

@@ -30,7 +30,8 @@
 #define IM_KEY_GROUP_MEMBERS "group_members:%llu"        /* HASH user id -> role (1 member, 2 admin, 3 owner) */
 #define IM_KEY_GROUP_VER "group_ver:%llu"                /* INCR on every membership change: a cache fill
                                                           * writes group_members only if it did not move */
-#define IM_KEY_MSG_DEDUP "msg_dedup:%llu:%s"             /* STRING EX: "{msg_id} {seq} {created_at}" */
+#define IM_KEY_MSG_DEDUP "msg_dedup:%llu:%s"             /* STRING EX: "{msg_id} {seq} {created_at}",
+                                                          * or "r {seq}" (taken, not yet stored) */
 #define IM_KEY_HOT_MESSAGES "hot_messages:%s"            /* ZSET: score seq, member = encoded message */
 
 #endif
