@@ -16,4 +16,4 @@ BASE=$((20000 + RANDOM % ((LOW - 20000 - 400) / 100) * 100))
 CIM_KAFKA_JVM=${CIM_KAFKA_JVM:--XX:TieredStopAtLevel=1} CIM_RUN="$RUN" CIM_GATEWAY_PORTS="$PA $PB" CIM_PORT_BASE=$BASE "$ROOT/deploy/local/up.sh" | tail -n 3
 node "$ROOT/tests/e2e/chat.mjs" "http://127.0.0.1:$PA" "http://127.0.0.1:$PB"
 # (over TLS: CIM_TLS=1 up.sh and https:// URLs; chat.mjs accepts the self-signed
-# certificate. Not in this run: uploads from the browser fail there, docs/OPERATIONS.md)
+# certificate. Not in this run: large uploads can stall over the gateway's own TLS, docs/OPERATIONS.md)
