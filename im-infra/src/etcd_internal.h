@@ -22,6 +22,9 @@ struct im_etcd_s {
     int64_t lease;            /* session lease, 0 = none */
     int ttl_s;
     session_key_t *keys;      /* put under the session lease */
+    session_key_t *sf_key;    /* the snowflake worker id's key, one of keys, or NULL */
+    im_snowflake_t *sf;       /* its ids (not owned) */
+    int sf_id;
     pthread_t keepalive;
     int keepalive_running;
     int stopping;

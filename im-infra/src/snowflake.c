@@ -1,5 +1,6 @@
 /* snowflake.c — time-ordered unique 64-bit ids. */
 #include "im/snowflake.h"
+#include "im/clock.h"
 #include "im/err.h"
 
 #include <time.h>
@@ -18,7 +19,16 @@ int im_snowflake_init(im_snowflake_t *sf, int worker_id)
     sf->worker_id = worker_id;
     sf->last_ms = 0;
     sf->seq = 0;
+    sf->held_until = INT64_MAX;
     return IM_OK;
+}
+
+void im_snowflake_hold(im_snowflake_t *sf, int worker_id, int64_t until_mono_ms)
+{
+    pthread_mutex_lock(&sf->lock);
+    sf->worker_id = worker_id;
+    sf->held_until = until_mono_ms;
+    pthread_mutex_unlock(&sf->lock);
 }
 
 void im_snowflake_fini(im_snowflake_t *sf)
@@ -29,6 +39,10 @@ void im_snowflake_fini(im_snowflake_t *sf)
 uint64_t im_snowflake_next(im_snowflake_t *sf)
 {
     pthread_mutex_lock(&sf->lock);
+    if (sf->held_until != INT64_MAX && im_clock_mono_ms() > sf->held_until) {
+        pthread_mutex_unlock(&sf->lock);
+        return 0;
+    }
     int64_t ms = now_ms();
     if (ms <= sf->last_ms) {
         /* same ms, or the clock stepped back: stay on last_ms, borrow the next ms when full */

@@ -1,5 +1,7 @@
 /* test_etcd.c — the etcd client against a real etcd: keys, put-if-absent, the session
  * lease (registration and snowflake ids), lease expiry, and prefix watches. */
+#include "../src/etcd_internal.h"   /* white box: the session's lease, to lose it on purpose */
+#include "im/clock.h"
 #include "im/err.h"
 #include "im/etcd.h"
 #include "im/log.h"
@@ -99,10 +101,32 @@ int main(void)
     CHECK_INT(im_etcd_get(e, "/im/services/im-logic/l1", &v), IM_OK);
     im_free(v);
 
-    int w1 = -1, w2 = -1;                       /* distinct snowflake workers */
-    CHECK_INT(im_etcd_snowflake_worker(e, "l1", 2, &w1), IM_OK);
-    CHECK_INT(im_etcd_snowflake_worker(other, "l2", 2, &w2), IM_OK);
-    CHECK(w1 >= 0 && w2 >= 0 && w1 != w2);
+    im_snowflake_t s1, s2;                      /* distinct snowflake workers */
+    im_snowflake_init(&s1, 0);
+    im_snowflake_init(&s2, 0);
+    CHECK_INT(im_etcd_snowflake_worker(e, "l1", 2, &s1), IM_OK);
+    CHECK_INT(im_etcd_snowflake_worker(other, "l2", 2, &s2), IM_OK);
+    CHECK(s1.worker_id != s2.worker_id);
+    CHECK(im_snowflake_next(&s1) != 0);         /* the lease is held: ids come */
+
+    /* A lease lost while its worker id was taken by another instance: after the next
+     * keepalive the session has a free worker id, and until then no id comes from the old. */
+    char key[64], *holder = NULL;
+    snprintf(key, sizeof key, "%s%d", IM_ETCD_SNOWFLAKE_PREFIX, s1.worker_id);
+    int taken = s1.worker_id;
+    pthread_mutex_lock(&e->lock);               /* the keepalive thread waits meanwhile */
+    CHECK_INT(im_etcd_lease_revoke(e, e->lease), IM_OK);
+    CHECK_INT(im_etcd_create(other, key, "thief", 0), IM_OK);
+    s1.held_until = im_clock_mono_ms() - 1;     /* as after a pause longer than the lease */
+    pthread_mutex_unlock(&e->lock);
+    CHECK(im_snowflake_next(&s1) == 0);
+    for (int i = 0; i < 50 && im_snowflake_next(&s1) == 0; i++) usleep(100000);
+    CHECK(s1.worker_id != taken && s1.worker_id != s2.worker_id);
+    CHECK(im_snowflake_worker(im_snowflake_next(&s1)) == s1.worker_id);
+    CHECK_INT(im_etcd_get(e, key, &holder), IM_OK);
+    CHECK(strcmp(holder, "thief") == 0);        /* the thief's key is left alone */
+    im_free(holder);
+    im_etcd_delete(other, key);
 
     im_etcd_watch_free(w);
     im_etcd_free(other);

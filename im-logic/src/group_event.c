@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sodium.h>
 #include <string.h>
 #include <time.h>
 
@@ -98,7 +99,9 @@ int logic_group_event(logic_t *l, uint64_t gid, uint64_t actor, const char *even
                       size_t ntargets, json_t *extra, const uint64_t *also_to, size_t nalso)
 {
     char cmid[32], cid[IM_CONV_ID_MAX], tp[56];
-    snprintf(cmid, sizeof cmid, "sys.%llu", (unsigned long long)im_snowflake_next(&l->ids));
+    uint64_t nonce;   /* unique per event, so dedup never takes one event for another */
+    randombytes_buf(&nonce, sizeof nonce);
+    snprintf(cmid, sizeof cmid, "sys.%016llx", (unsigned long long)nonce);
     im_conv_group(cid, gid);
     char *content = content_of(actor, event, targets, ntargets, extra);
     Im__Mq__V1__Upstream up = IM__MQ__V1__UPSTREAM__INIT;

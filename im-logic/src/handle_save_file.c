@@ -23,7 +23,7 @@ LOGIC_HANDLER(logic_handle_save_file)
     Im__Logic__V1__FileReply *out = (void *)resp;
     if (in->file == NULL || in->user_id == 0) return GRPC_STATUS_INVALID_ARGUMENT;
     Im__Common__V1__File f = *in->file;
-    f.file_id = im_snowflake_next(&l->ids);
+    if ((f.file_id = im_snowflake_next(&l->ids)) == 0) return GRPC_STATUS_UNAVAILABLE;   /* lease unsure */
     f.uploader_id = in->user_id;
     f.created_at = im_clock_wall_ms();
     if (!valid_name(f.name)) f.name = "file";

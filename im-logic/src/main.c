@@ -19,11 +19,10 @@ static int start(logic_t *l)
     if (l->producer == NULL) return IM_EUNAVAIL;
     if (logic_group_events_start(l) != IM_OK) return IM_EUNAVAIL;
     if ((rc = logic_fanout_start(l)) != IM_OK) return rc;
-    int worker;
-    rc = im_etcd_snowflake_worker(l->daemon.etcd, l->daemon.instance, l->cfg.common.lease_ttl_s, &worker);
+    im_snowflake_init(&l->ids, 0);
+    rc = im_etcd_snowflake_worker(l->daemon.etcd, l->daemon.instance, l->cfg.common.lease_ttl_s, &l->ids);
     if (rc != IM_OK) return rc;
-    im_snowflake_init(&l->ids, worker);
-    im_info("snowflake.worker", "worker_id=%d", worker);
+    im_info("snowflake.worker", "worker_id=%d", l->ids.worker_id);
     rc = im_discovery_init(&l->repo, l->daemon.etcd, "im-repo", &im__repo__v1__repo__descriptor);
     if (rc != IM_OK) return rc;
     im_discovery_set_breaker(&l->repo, &l->cfg.common.breaker);

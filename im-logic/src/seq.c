@@ -79,14 +79,16 @@ static int seed(logic_t *l, const char *cid, int only_if_missing)
     return rc;
 }
 
-/* One item's script reply: a dedup hit, a seq, or -1 (counter missing). */
+/* One item's script reply: a dedup hit, a seq, or -1 (counter missing). No snowflake id
+ * (the worker id's lease not confirmed): IM_EUNAVAIL, the batch is retried (its seqs are
+ * reserved, so they are taken again). */
 static int take(logic_t *l, logic_send_t *it, const redisReply *r, size_t *left)
 {
     if (r->type == REDIS_REPLY_STRING && logic_dedup_parse(r->str, &it->msg) == IM_OK) {
         it->duplicate = 1;
     } else if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+        if ((it->msg.msg_id = im_snowflake_next(&l->ids)) == 0) return IM_EUNAVAIL;   /* lease unsure */
         it->msg.seq = (uint64_t)r->integer;
-        it->msg.msg_id = im_snowflake_next(&l->ids);
         it->msg.created_at = im_clock_wall_ms();
     } else if (r->type == REDIS_REPLY_INTEGER) {
         ++*left;

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "im/snowflake.h"
+
 #define IM_ETCD_SERVICES_PREFIX "/im/services/"   /* /im/services/{service}/{instance} = JSON */
 #define IM_ETCD_CONFIG_PREFIX "/im/config/"       /* /im/config/{key} = value, watched */
 #define IM_ETCD_SNOWFLAKE_PREFIX "/im/snowflake/" /* /im/snowflake/{worker_id} = instance */
@@ -42,8 +44,13 @@ int im_etcd_lease_revoke(im_etcd_t *e, int64_t lease);
 int im_etcd_register(im_etcd_t *e, const char *service, const char *instance,
                      const char *value_json, int ttl_s);
 void im_etcd_deregister(im_etcd_t *e);   /* deletes the session keys, revokes the lease; idempotent */
-/* Claims the first free /im/snowflake/{id}, id in 0..1023. */
-int im_etcd_snowflake_worker(im_etcd_t *e, const char *instance, int ttl_s, int *worker_id);
+/* Claims the first free /im/snowflake/{id}, id in 0..1023, for sf (initialized by the
+ * caller; it must outlive the session). The session keeps sf's hold current: two thirds of
+ * a TTL past each keepalive sent (the lease outlives that); a lost lease whose id another
+ * instance took meanwhile claims a free one (etcd.worker_changed). While etcd cannot be
+ * reached at all the hold is extended as well: nobody can claim the id then (the risk left
+ * is a partition that cuts this process alone from a working etcd). */
+int im_etcd_snowflake_worker(im_etcd_t *e, const char *instance, int ttl_s, im_snowflake_t *sf);
 
 /* Watch a prefix: cb gets the FULL set under it, first at once, then after every change
  * (put, delete, lease expiry), on the watch's own thread. Reconnects by itself. */
