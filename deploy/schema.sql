@@ -172,6 +172,21 @@ CREATE TABLE IF NOT EXISTS `file_refs` (
   KEY `idx_message` (`conversation_id`, `seq`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
+-- Push devices: the token an app got from FCM or APNs, registered by its signed-in user
+-- (POST /api/devices). One user has many; a token belongs to one user at a time (it
+-- moves to whoever registers it last). im-task pushes to them and deletes a token its
+-- provider reports unregistered.
+CREATE TABLE IF NOT EXISTS `devices` (
+  `id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  `user_id` BIGINT UNSIGNED NOT NULL,
+  `platform` VARCHAR(8) NOT NULL,                    -- fcm | apns
+  `token` VARCHAR(512) CHARACTER SET ascii NOT NULL,
+  `created_at` TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uk_token` (`token`),
+  KEY `idx_user` (`user_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
 -- Upgrade block: what the CREATE TABLEs above gained later, for databases made before.
 -- MySQL 8 has no ADD COLUMN IF NOT EXISTS, so each change runs only when
 -- information_schema says it is missing (one prepared statement each: the same text works

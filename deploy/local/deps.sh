@@ -12,6 +12,7 @@ PKGS=(
   mariadb-server mariadb-client redis-server redis-tools etcd-server etcd-client
   openjdk-17-jre-headless maven kcat
   python3 python3-grpcio python3-grpc-tools python3-pytest python3-websocket
+  python3-h2 python3-jwt python3-cryptography
 )
 
 missing=()

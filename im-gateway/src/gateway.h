@@ -423,6 +423,10 @@ void gw_api_group_invite(gw_t *g, gw_job_t *job);
 void gw_api_group_join(gw_t *g, gw_job_t *job);
 void gw_api_group_remove(gw_t *g, gw_job_t *job);
 void gw_api_group_role(gw_t *g, gw_job_t *job);
+/* api_devices.c: push tokens (Logic.RegisterDevice, ListDevices, DeleteDevice) */
+void gw_api_device_register(gw_t *g, gw_job_t *job);
+void gw_api_devices(gw_t *g, gw_job_t *job);
+void gw_api_device_delete(gw_t *g, gw_job_t *job);
 
 /* ---- api_util.c ([W]) ---- */
 /* Calls im-logic; on failure answers the job 503 and returns non-OK. */

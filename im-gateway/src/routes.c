@@ -45,6 +45,9 @@ static const struct {
     {"POST", "/api/groups/{}/join", 1, gw_api_group_join},
     {"DELETE", "/api/groups/{}/members/{}", 1, gw_api_group_remove},
     {"PUT", "/api/groups/{}/members/{}", 1, gw_api_group_role},
+    {"POST", "/api/devices", 1, gw_api_device_register},
+    {"GET", "/api/devices", 1, gw_api_devices},
+    {"DELETE", "/api/devices", 1, gw_api_device_delete},
 };
 
 /* 1 if path matches pattern segment by segment; the {} segments are copied to params. */

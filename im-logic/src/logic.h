@@ -41,6 +41,8 @@
  *   Gateway calls: gateway -grpc-> [rpc-N] rpc.c -> handle_<method>.c -grpc-> im-repo
  *        (friends and blocks: handle_change_relation.c, handle_list_relations.c; recall:
  *        handle_recall.c pushes `recalled` to every participant)
+ *   Push devices: [rpc-N] handle_register_device.c, handle_delete_device.c,
+ *        handle_list_devices.c (validate, caller's own only) -grpc-> im-repo devices table
  *   Group changes: [rpc-N] handle_create_group.c / handle_change_group.c -grpc-> im-repo,
  *        then group_event.c -produce(waits for the ack)-> im-upstream-topic (op "system",
  *        key g_{gid}) -> the send path above, like a message
@@ -407,5 +409,8 @@ LOGIC_HANDLER(logic_handle_list_groups);
 LOGIC_HANDLER(logic_handle_list_members);
 LOGIC_HANDLER(logic_handle_change_group);
 LOGIC_HANDLER(logic_handle_get_reads);
+LOGIC_HANDLER(logic_handle_register_device);
+LOGIC_HANDLER(logic_handle_delete_device);
+LOGIC_HANDLER(logic_handle_list_devices);
 
 #endif

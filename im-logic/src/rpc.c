@@ -25,6 +25,9 @@ static const im_rpc_method_t methods[] = {
     {"ListMembers", logic_handle_list_members},
     {"ChangeGroup", logic_handle_change_group},
     {"GetReads", logic_handle_get_reads},
+    {"RegisterDevice", logic_handle_register_device},
+    {"DeleteDevice", logic_handle_delete_device},
+    {"ListDevices", logic_handle_list_devices},
     {NULL, NULL},
 };
 

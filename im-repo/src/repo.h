@@ -26,6 +26,9 @@
  *   Files: handle_save_file.c (a row once the gateway stored the bytes), handle_get_files.c
  *     (the row + may this user read it: uploader, avatar, or access.c on the
  *     conversations of file_refs, which handle_save_messages.c writes and a recall deletes).
+ *   Push devices: handle_register_device.c (upsert by unique token, newest 20 per user),
+ *     handle_delete_device.c (own rows only), handle_list_devices.c (read by im-logic for
+ *     GET /api/devices and by im-task before each offline push).
  *   A group member's state is their user_conversations row (cursors, mention_seq): made
  *   on create/invite/join, deleted on leave/kick, never made by a message.
  *   Metrics (metrics.c): cim_repo_* counters bumped where the event happens, plus the
@@ -116,6 +119,9 @@ REPO_HANDLER(repo_handle_list_members);
 REPO_HANDLER(repo_handle_get_member_ids);
 REPO_HANDLER(repo_handle_change_group);
 REPO_HANDLER(repo_handle_get_reads);
+REPO_HANDLER(repo_handle_register_device);   /* push devices: handle_*_device(s).c */
+REPO_HANDLER(repo_handle_delete_device);
+REPO_HANDLER(repo_handle_list_devices);
 
 /* ---- handle_update_cursors.c: UpdateCursor and UpdateCursors share this ---- */
 /* Moves n cursors forward in a few statements; out[i] (the caller's) answers items[i]. */

@@ -27,6 +27,9 @@ static const im_rpc_method_t methods[] = {
     {"GetMemberIds", repo_handle_get_member_ids},
     {"ChangeGroup", repo_handle_change_group},
     {"GetReads", repo_handle_get_reads},
+    {"RegisterDevice", repo_handle_register_device},
+    {"DeleteDevice", repo_handle_delete_device},
+    {"ListDevices", repo_handle_list_devices},
     {NULL, NULL},
 };
 

@@ -1,4 +1,6 @@
-/* push.c — the push-N workers: one provider attempt per job taken from `todo`.
+/* push.c — the push-N workers: one provider attempt per job taken from `todo`: to the
+ * recipient's devices (push_devices.c) when FCM or APNs is configured, else (or when the
+ * user has no such device) to the default provider (log, webhook).
  *
  * Delivered or failed for the last time: the job goes to `done` for [consume] to store
  * its offset. Failed before that: it goes to [retry] with its due time, and the worker
@@ -22,13 +24,16 @@ void task_job_free(task_job_t *job)
 {
     if (job == NULL) return;
     im_free(job->body);
+    im_free(job->note.title);
+    im_free(job->note.text);
+    im_free(job->note.conversation_id);
+    task_devices_free(job);
     im_free(job);
 }
 
-/* [push-N]: one attempt, then delivered, retried later, or given up. */
-static void attempt(task_t *t, task_job_t *job, int worker)
+/* [push-N]: one request to the default provider (log, webhook). */
+static int default_push(task_t *t, task_job_t *job, int worker)
 {
-    job->attempts++;
     im_span_t span;   /* one per attempt, under the job's */
     im_span_child_of(&span, &job->span, "provider push", IM_SPAN_CLIENT);
     int64_t t0 = im_clock_mono_us();
@@ -38,6 +43,31 @@ static void attempt(task_t *t, task_job_t *job, int worker)
     im_span_tag(&span, "result", "%s", rc == IM_OK ? "ok" : im_strerror(rc));
     im_span_end(&span);
     im_metric_add(rc == IM_OK ? t->m_push_ok : t->m_push_failed, 1);
+    return rc;
+}
+
+/* [push-N]: `job` waits in [retry] for delay_ms. */
+static void schedule(task_t *t, task_job_t *job, int64_t delay)
+{
+    job->due_ms = im_clock_mono_ms() + delay;
+    im_debug("push.retry_scheduled", "user=%llu msg_id=%llu attempt=%d delay_ms=%lld",
+             (unsigned long long)job->user_id, (unsigned long long)job->msg_id, job->attempts,
+             (long long)delay);
+    if (im_queue_push(&t->retry, &job->node) != IM_OK) task_push_finish(t, job, TASK_ABANDONED);
+}
+
+/* [push-N]: one attempt, then delivered, retried later, or given up. */
+static void attempt(task_t *t, task_job_t *job, int worker)
+{
+    job->attempts++;
+    int64_t wait_ms = 0;   /* the provider's Retry-After, or a bucket's next token */
+    int rc = t->fcm.state || t->apns.state ? task_devices_push(t, job, worker, &wait_ms) : IM_ENOTFOUND;
+    if (rc == IM_ENOTFOUND) rc = default_push(t, job, worker);
+    if (rc == IM_ERATELIMIT) {   /* held back, not failed: no attempt used */
+        job->attempts--;
+        schedule(t, job, wait_ms);
+        return;
+    }
     if (rc == IM_OK) {
         im_metric_add(t->m_tasks, 1);
         task_push_finish(t, job, TASK_DELIVERED);
@@ -53,12 +83,11 @@ static void attempt(task_t *t, task_job_t *job, int worker)
     }
     int64_t delay = task_backoff_ms(IM_CFG_GET(t->cfg.push_backoff_ms),
                                     IM_CFG_GET(t->cfg.push_backoff_max_ms), job->attempts);
-    job->due_ms = im_clock_mono_ms() + delay;
-    im_debug("push.retry_scheduled", "user=%llu msg_id=%llu attempt=%d delay_ms=%lld",
-             (unsigned long long)job->user_id, (unsigned long long)job->msg_id, job->attempts,
-             (long long)delay);
     im_metric_add(t->m_retries, 1);
-    if (im_queue_push(&t->retry, &job->node) != IM_OK) task_push_finish(t, job, TASK_ABANDONED);
+    /* a provider's Retry-After wins over the backoff, up to push_backoff_max_ms, so the
+     * bound on a push's retry budget (task.h) holds */
+    int64_t cap = IM_CFG_GET(t->cfg.push_backoff_max_ms);
+    schedule(t, job, wait_ms > delay ? (wait_ms < cap ? wait_ms : cap) : delay);
 }
 
 static void *push_main(void *arg)
@@ -94,7 +123,7 @@ int task_push_start(task_t *t)
     char labels[64];
     snprintf(labels, sizeof labels, "provider=\"%s\"", t->provider.name);
     t->m_push_seconds = im_metric_new_l(IM_METRIC_HISTOGRAM, "cim_task_push_seconds",
-                                        "One push provider attempt (a webhook POST)", labels);
+                                        "One push provider request (a webhook POST, an FCM or APNs push)", labels);
     im_queue_init(&t->todo, NULL, NULL);
     im_queue_init(&t->retry, NULL, NULL);
     im_queue_init(&t->done, NULL, NULL);

@@ -1,6 +1,8 @@
 /* test_task_core.c — im-task's own logic without Kafka or HTTP: offsets leave the window
  * in order per partition, the backoff is capped without overflow, and the retry thread
- * hands jobs back in due order, never early, and gives them up on close. */
+ * hands jobs back in due order, never early, and gives them up on close; a device
+ * provider's bucket holds requests back past its rate, follows a live change, and 0
+ * means unlimited. */
 #include "im/clock.h"
 #include "im/err.h"
 #include "im_test.h"
@@ -114,10 +116,25 @@ static void test_retry_thread(void)
     im_queue_fini(&t.done);
 }
 
+static void test_provider_bucket(void)
+{
+    int rate = 2, burst = 1;
+    task_device_provider_t p = {0};
+    task_device_provider_init(&p, "fcm", &rate, &burst);
+    int64_t wait = 0;
+    CHECK_INT(task_device_provider_take(&p, &wait), 1);
+    CHECK_INT(task_device_provider_take(&p, &wait), 0);   /* the bucket of 1 is empty */
+    CHECK_INT(wait, 500);                                 /* the next token at 2/s */
+    CHECK(im_metric_get(p.m_outcome[4]) >= 1);            /* counted as rate_limited */
+    __atomic_store_n(&rate, 0, __ATOMIC_RELAXED);         /* live: 0 = unlimited */
+    for (int i = 0; i < 100; i++) CHECK_INT(task_device_provider_take(&p, &wait), 1);
+}
+
 int main(void)
 {
     test_window();
     test_backoff();
     test_retry_thread();
+    test_provider_bucket();
     IM_TEST_DONE();
 }
