@@ -1,83 +1,85 @@
-"""demo.py — walk one message through a running local cim (deploy/local/up.sh) and show
-every hop: gateway, Kafka upstream topic and partition, the im-logic that took it, the
-MySQL row, the Redis seq, the downstream topic, and the recipient — by its trace id."""
-import json
+"""demo.py — the interview walkthrough: scenes run one by one against a running local cim
+(deploy/local/up.sh), each proving one design decision on the live system and printing
+its evidence (docs/WALKTHROUGH.md says which scene shows which decision).
+
+  deploy/local/demo.sh                 every scene, in order
+  deploy/local/demo.sh dedup overload  those scenes
+  deploy/local/demo.sh --list          the scenes
+
+The cluster is found through its run folder (--run, else CIM_RUN, else ./run): ports.env
+for MariaDB, Redis and etcd, the gateways from their registrations in etcd (or
+--gateways URL,URL / CIM_DEMO_GATEWAYS), the daemons' logs and pid files. Each scene
+leaves the cluster as it found it: live config keys it put in etcd are restored, a daemon
+it killed is started again. Exit status 1 if any scene's own checks failed.
+"""
+import argparse
 import os
-import re
-import subprocess
 import sys
 import time
-import uuid
+import traceback
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
-from client import Client  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "demo"))
+import common  # noqa: E402
+import scene_big_group  # noqa: E402
+import scene_dedup  # noqa: E402
+import scene_kill_logic  # noqa: E402
+import scene_overload  # noqa: E402
+import scene_redis_loss  # noqa: E402
+import scene_trace  # noqa: E402
 
-RUN = os.environ.get("CIM_RUN", os.path.join(ROOT, "run"))
-GW1, GW2 = sys.argv[1:3] if len(sys.argv) > 2 else ("http://127.0.0.1:8080", "http://127.0.0.1:8081")
-
-
-def ports():
-    with open(os.path.join(RUN, "ports.env")) as f:
-        return dict(line.strip().split("=", 1) for line in f if "=" in line)
-
-
-def grep(pattern, timeout=5):
-    """First log line (file, line) in the run folder matching pattern."""
-    rx = re.compile(pattern)
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        for name in sorted(os.listdir(os.path.join(RUN, "logs"))):
-            with open(os.path.join(RUN, "logs", name), errors="replace") as f:
-                for line in f:
-                    if rx.search(line):
-                        return name[:-4], line.strip()
-        time.sleep(0.2)
-    return None, None
-
-
-def field(line, key):
-    m = re.search(r"\b%s=(\S+)" % key, line or "")
-    return m.group(1) if m else "?"
+SCENES = {
+    "trace": scene_trace,
+    "dedup": scene_dedup,
+    "kill-logic": scene_kill_logic,
+    "redis-loss": scene_redis_loss,
+    "big-group": scene_big_group,
+    "overload": scene_overload,
+}
 
 
 def main():
-    p = ports()
-    suffix = uuid.uuid4().hex[:6]
-    alice = Client(GW1, "alice_" + suffix)
-    bob = Client(GW2, "bob_" + suffix)
-    print("1. registered alice (user %d) and bob (user %d), both logged in with a JWT" % (alice.user_id, bob.user_id))
-    ha, hb = alice.connect(), bob.connect()
-    print("2. alice connected to gateway %s (conn %s), bob to gateway %s (conn %s)"
-          % (ha["gateway_id"], ha["conn_id"], hb["gateway_id"], hb["conn_id"]))
-    cmid = alice.send(bob.user_id, "hello bob, from the demo")
-    sent = alice.expect("sent")
-    msg = bob.expect("msg")["message"]
-    cid = sent["conversation_id"]
-
-    gw, line = grep(r"event=ws\.send .*cmid=%s" % cmid)
-    trace = field(line, "trace")
-    print("3. %s read the frame and produced it to Kafka, trace id %s" % (gw, trace))
-    logic, line = grep(r"event=msg\.stored .*trace=%s" % trace)
-    print("4. Kafka topic %s partition %s offset %s (key = conversation %s) -> consumed by %s"
-          % (field(line, "topic"), field(line, "partition"), field(line, "offset"), cid, logic))
-    seq = subprocess.run(["redis-cli", "-p", p["CIM_REDIS_PORT"], "GET", "conv_seq:" + cid],
-                         capture_output=True, text=True).stdout.strip()
-    print("5. %s took seq %d from Redis INCR conv_seq:%s (now %s) and snowflake id %s"
-          % (logic, sent["seq"], cid, seq, sent["msg_id"]))
-    repo, _ = grep(r"event=msg\.saved .*trace=%s" % trace)
-    row = subprocess.run(["mariadb", "-h127.0.0.1", "-P" + p["CIM_MYSQL_PORT"], "-ucim", "-pcim", "cim", "-e",
-                          "SELECT id, conversation_id, seq, sender_id, client_msg_id, content, created_at "
-                          "FROM messages WHERE id = %s\\G" % sent["msg_id"]], capture_output=True, text=True).stdout
-    print("6. %s committed the row to MySQL before anything was pushed:" % repo)
-    print("   " + "\n   ".join(l.strip() for l in row.strip().splitlines()[1:]))
-    _, line = grep(r"event=push\.downstream .*trace=%s" % trace)
-    print("7. %s produced `sent` to alice's gateway and `msg` to %s" % (logic, field(line, "topic")))
-    print("8. bob received seq %d: %s" % (msg["seq"], json.dumps(msg, ensure_ascii=False)))
-    print("   (every daemon's log lines for this message: grep %s %s/logs/*.log)" % (trace, RUN))
-    alice.close()
-    bob.close()
+    ap = argparse.ArgumentParser(description="the cim walkthrough, scene by scene")
+    ap.add_argument("scenes", nargs="*", help="scenes to run (default: all, in order)")
+    ap.add_argument("--list", action="store_true", help="list the scenes and exit")
+    ap.add_argument("--run", default=os.environ.get("CIM_RUN", os.path.join(common.ROOT, "run")),
+                    help="the cluster's run folder (default: $CIM_RUN or ./run)")
+    ap.add_argument("--gateways", default=os.environ.get("CIM_DEMO_GATEWAYS"),
+                    help="gateway URLs, comma-separated (default: the gateways registered in etcd)")
+    ap.add_argument("--zipkin", default=os.environ.get("CIM_ZIPKIN_URL"),
+                    help="Zipkin URL for the trace link (default: $CIM_ZIPKIN_URL, else "
+                         "http://127.0.0.1:$CIM_ZIPKIN_PORT if the run folder has a live zipkin)")
+    args = ap.parse_args()
+    if args.list:
+        for name, mod in SCENES.items():
+            print("%-11s %s" % (name, mod.TITLE))
+        return 0
+    unknown = [s for s in args.scenes if s not in SCENES]
+    if unknown:
+        ap.error("unknown scene(s) %s; --list shows them" % ", ".join(unknown))
+    env = common.Env(args.run, args.gateways.split(",") if args.gateways else None, args.zipkin)
+    if env.zipkin is None and env.pid("zipkin"):
+        env.zipkin = "http://127.0.0.1:%s" % os.environ.get("CIM_ZIPKIN_PORT", "9411")
+    print("demo: cluster in %s, gateways %s" % (env.run, " ".join(env.gateways)))
+    failed = []
+    for name in args.scenes or list(SCENES):
+        t0 = time.time()
+        try:
+            SCENES[name].run(env)
+            print("  verdict: %s PASS (%.1f s)" % (name, time.time() - t0))
+        except common.Failed as e:
+            failed.append(name)
+            print("  verdict: %s FAIL: %s" % (name, e))
+        except Exception as e:  # noqa: BLE001 - one scene's crash must not stop the others
+            failed.append(name)
+            traceback.print_exc(file=sys.stdout)
+            print("  verdict: %s FAIL: %s: %s" % (name, type(e).__name__, e))
+        sys.stdout.flush()
+    print()
+    print("demo: %d scene(s), %s" % (len(args.scenes or SCENES), "all passed" if not failed else
+                                      "FAILED: " + ", ".join(failed)))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
