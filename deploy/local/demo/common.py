@@ -16,9 +16,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+from client import Client, cid_of  # noqa: E402
 from cluster import Etcd, http  # noqa: E402,F401 - http is re-exported to the scenes
 
 SERVERS = {"mariadb", "redis", "etcd", "kafka", "zipkin", "prometheus", "etcd_sd"}
@@ -83,6 +85,15 @@ class Env:
             raise Failed(what)
 
     # ---- Redis, MySQL ----
+    def pair(self, first="alice", second="bob"):
+        """Two new users, the first connected to the first gateway and the second to the
+        second: (first, second, their conversation id)."""
+        sfx = uuid.uuid4().hex[:6]
+        a, b = Client(self.gateways[0], first + "_" + sfx), Client(self.gateways[1], second + "_" + sfx)
+        a.connect()
+        b.connect()
+        return a, b, cid_of(a.user_id, b.user_id)
+
     def redis(self, *args):
         out = subprocess.run(["redis-cli", "-p", self.ports["CIM_REDIS_PORT"], *[str(a) for a in args]],
                              capture_output=True, text=True, check=True)

@@ -2,19 +2,15 @@
 reconnect): one row, three identical acks, the msg_dedup key, and no seq burned."""
 import uuid
 
-from client import Client, cid_of, take_all
+from client import take_all
 
 TITLE = "the same cmid sent 3 times: one row, one seq, the msg_dedup key"
 
 
 def run(env):
     env.scene("dedup", TITLE)
-    gw1, gw2 = env.gateways[:2]
-    sfx = uuid.uuid4().hex[:6]
-    alice, bob = Client(gw1, "alice_" + sfx), Client(gw2, "bob_" + sfx)
-    alice.connect()
-    bob.connect()
-    cid = cid_of(alice.user_id, bob.user_id)
+    gw2 = env.gateways[1]
+    alice, bob, cid = env.pair()
     try:
         first = alice.send(bob.user_id, "first")
         alice.expect("sent", where=lambda f: f["cmid"] == first)

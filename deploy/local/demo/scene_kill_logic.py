@@ -3,9 +3,7 @@ conversation sends; the other instance takes the partitions, nothing is lost or 
 twice, seqs stay contiguous; then the killed one is started again as up.sh started it."""
 import threading
 import time
-import uuid
 
-from client import Client, cid_of
 from common import Failed, field, seqs_contiguous, wait_for
 
 TITLE = "SIGKILL one im-logic while a conversation sends"
@@ -14,14 +12,9 @@ N, KILL_AT, RATE = 120, 40, 12.0   # sends, the send after which the kill comes,
 
 def run(env):
     env.scene("kill-logic", TITLE)
-    gw1, gw2 = env.gateways[:2]
     logics = sorted(env.instances("im-logic"))
     env.check(len(logics) >= 2, "two im-logic instances registered (found %s)" % logics)
-    sfx = uuid.uuid4().hex[:6]
-    alice, bob = Client(gw1, "alice_" + sfx), Client(gw2, "bob_" + sfx)
-    alice.connect()
-    bob.connect()
-    cid = cid_of(alice.user_id, bob.user_id)
+    alice, bob, cid = env.pair()
     how = None
     try:
         with env.live("im-logic", "log_level", "debug"):

@@ -5,9 +5,8 @@ quiet baseline; after retry_after_ms the refused cmid goes through."""
 import statistics
 import threading
 import time
-import uuid
 
-from client import Client, take_all
+from client import take_all
 
 TITLE = "a client floods sends past its rate limit; another user's latency is unaffected"
 RATE, BURST, FLOOD_S = 20, 40, 3.0
@@ -26,12 +25,8 @@ def latencies(a, b, n, tag):
 
 def run(env):
     env.scene("overload", TITLE)
-    gw1, gw2 = env.gateways[:2]
-    sfx = uuid.uuid4().hex[:6]
-    a, b = Client(gw1, "carol_" + sfx), Client(gw2, "dave_" + sfx)
-    abuser, sink = Client(gw1, "flood_" + sfx), Client(gw2, "sink_" + sfx)
-    for c in (a, b, abuser, sink):
-        c.connect()
+    a, b, _ = env.pair("carol", "dave")
+    abuser, sink, _ = env.pair("flood", "sink")
     try:
         with env.live("im-gateway", "send_rate", RATE), env.live("im-gateway", "send_burst", BURST):
             env.step("send_rate=%d/s, send_burst=%d put in etcd for every gateway (the documented defaults; "

@@ -1,9 +1,6 @@
 """redis-loss — FLUSHALL: the seq counters, dedup outcomes and sessions are gone. The next
 send re-seeds conv_seq from MySQL's MAX(seq) (no seq reused), and the gateways write their
 sessions back, so pushes resume without a reconnect."""
-import uuid
-
-from client import Client, cid_of
 from common import wait_for
 
 TITLE = "Redis loses everything (FLUSHALL): seq re-seeded from MySQL, sessions re-asserted"
@@ -11,12 +8,7 @@ TITLE = "Redis loses everything (FLUSHALL): seq re-seeded from MySQL, sessions r
 
 def run(env):
     env.scene("redis-loss", TITLE)
-    gw1, gw2 = env.gateways[:2]
-    sfx = uuid.uuid4().hex[:6]
-    alice, bob = Client(gw1, "alice_" + sfx), Client(gw2, "bob_" + sfx)
-    alice.connect()
-    bob.connect()
-    cid = cid_of(alice.user_id, bob.user_id)
+    alice, bob, cid = env.pair()
     try:
         cmids = [alice.send(bob.user_id, "before %d" % i) for i in range(5)]
         last = max(alice.expect("sent", where=lambda f, c=c: f["cmid"] == c)["seq"] for c in cmids)
