@@ -249,6 +249,18 @@ typedef struct gw_sess_s {
 
 enum { GW_SESS_CLOSE = 0, GW_SESS_ASSERT = 1, GW_SESS_OPEN = 2 };   /* gw_sess_t.open */
 
+/* An upstream record handed from [S] (or [R]) to [P] on `upq` (up.c); freed by [P]. */
+typedef struct {
+    im_queue_node_t node;
+    uint64_t conn_id;         /* a `send`: the connection to answer if it is refused; else 0 */
+    uint64_t user_id;         /* a `send`: whose rl:send:{uid} token it takes */
+    char cmid[72];
+    char key[80];             /* the Kafka key: the conversation id (cursors: the gateway id) */
+    char tp[56];              /* traceparent */
+    size_t len;
+    uint8_t payload[];        /* a packed Im__Mq__V1__Upstream */
+} gw_upmsg_t;
+
 struct gw_s {
     gw_config_t cfg;
     im_daemon_t daemon;       /* identity (gateway_id = instance), etcd, admin port */
@@ -457,6 +469,10 @@ Im__Logic__V1__GroupReply *gw_change_group(gw_t *g, gw_job_t *job, Im__Logic__V1
 /* ---- ws.c: WebSocket events on [S] ---- */
 int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                    size_t len);
+/* [S]: one complete text message from c: UTF-8, JSON, then its op's handler (or an
+ * `error` frame). The whole of what the gateway makes of a client's frame: tests/fuzz
+ * drives it directly (fuzz_ws.c). */
+void gw_ws_dispatch(gw_t *g, gw_conn_t *c, const char *text, size_t len);
 void gw_ws_error(gw_t *g, gw_conn_t *c, const char *code, const char *message, const char *cmid);
 /* The text of that `error` frame (im_free it), for replies built off [S]. */
 char *gw_error_frame(const char *code, const char *message, const char *cmid);

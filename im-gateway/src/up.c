@@ -27,17 +27,6 @@
 #define UP_REDIS_TIMEOUT_MS 500   /* then the local stand-in decides, */
 #define UP_REDIS_PAUSE_MS 1000    /* and goes on deciding this long before Redis is tried again */
 
-typedef struct {
-    im_queue_node_t node;
-    uint64_t conn_id;         /* a `send`: the connection to answer if it is refused; else 0 */
-    uint64_t user_id;         /* a `send`: whose rl:send:{uid} token it takes */
-    char cmid[72];
-    char key[80];
-    char tp[56];              /* traceparent */
-    size_t len;
-    uint8_t payload[];
-} gw_upmsg_t;
-
 /* [P]: a refused send's `error` (takes frame), to [S] as a WebSocket reply. */
 static void refuse(gw_t *g, const gw_upmsg_t *m, char *frame)
 {

@@ -133,7 +133,7 @@ static int writeable(gw_t *g, struct lws *wsi, gw_conn_t *c)
     return rc;
 }
 
-static void dispatch(gw_t *g, gw_conn_t *c, const char *text, size_t len)
+void gw_ws_dispatch(gw_t *g, gw_conn_t *c, const char *text, size_t len)
 {
     if (!im_utf8_valid(text, len)) {
         gw_ws_error(g, c, "invalid_argument", "frame is not valid UTF-8", NULL);
@@ -142,15 +142,17 @@ static void dispatch(gw_t *g, gw_conn_t *c, const char *text, size_t len)
     json_error_t err;
     json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
     const char *op = json_string_value(json_object_get(msg, "op"));
+    const char *cmid = json_string_value(json_object_get(msg, "cmid"));
+    if (!im_cmid_valid(cmid)) cmid = NULL;   /* echoed back only if it is one (docs/PROTOCOL.md) */
     if (msg == NULL || !json_is_object(msg)) {
         gw_ws_error(g, c, "invalid_argument", "malformed JSON", NULL);
     } else if (op == NULL) {
-        gw_ws_error(g, c, "invalid_argument", "missing op", json_string_value(json_object_get(msg, "cmid")));
+        gw_ws_error(g, c, "invalid_argument", "missing op", cmid);
     } else {
         size_t i = 0;
         while (i < sizeof ops / sizeof ops[0] && strcmp(ops[i].op, op) != 0) i++;
         if (i < sizeof ops / sizeof ops[0]) ops[i].fn(g, c, msg);
-        else gw_ws_error(g, c, "invalid_argument", "unknown op", json_string_value(json_object_get(msg, "cmid")));
+        else gw_ws_error(g, c, "invalid_argument", "unknown op", cmid);
     }
     json_decref(msg);
 }
@@ -176,7 +178,7 @@ static void receive(struct lws *wsi, gw_conn_t *c, const void *in, size_t len)
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) return;
     if (c->rx_too_large) gw_ws_error(g, c, "too_large", "message larger than max_frame", NULL);
     else if (lws_frame_is_binary(wsi)) gw_ws_error(g, c, "invalid_argument", "binary frames are not supported", NULL);
-    else dispatch(g, c, c->rx, c->rx_len);
+    else gw_ws_dispatch(g, c, c->rx, c->rx_len);
     im_free(c->rx);
     c->rx = NULL;
     c->rx_len = 0;

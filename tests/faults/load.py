@@ -1,12 +1,17 @@
-"""load.py — a steady load of single-chat sends with exact accounting, driven as a careful
-client would: every send keeps its cmid until answered, an unanswered or refused-as-
-retryable send is sent again with the same cmid after a reconnect or a short wait, a
-dropped connection reconnects (to the next gateway) with backoff, and every `msg` is
-acked. What the server promised is then checked against what it stored (`sync`).
+"""load.py — a steady load of single-chat and group sends with exact accounting, driven as
+a careful client would: every send keeps its cmid until answered, an unanswered or
+refused-as-retryable send is sent again with the same cmid after a reconnect or a short
+wait, a dropped connection reconnects (to the next gateway) with backoff, and every `msg`
+is acked. What the server promised is then checked against what it stored (REST history)
+and against what each participant's own `sync` returns.
 
-One Pair = one sender and one receiver (each a WebSocket client with a reader thread) and
-one pacing thread. Times are monotonic seconds."""
+A Member is one user's WebSocket (a reader thread) with the books of its sends to one
+conversation and of the `msg` frames it got. A Pair is a single chat: a sender and a
+receiver on different gateways, one pacing thread. A Group is ~5 members spread over the
+gateways, each of them sending to the group at its share of the rate. Times are
+monotonic seconds."""
 import json
+import queue
 import threading
 import time
 import uuid
@@ -16,22 +21,40 @@ import websocket
 from cluster import http
 
 RETRYABLE = {"unavailable", "internal", "rate_limited", "timeout"}
+PASSWORD = "correct horse battery"
+SYSTEM_TYPE = 100   # a group's system message (create, join…): no cmid, takes a seq
+
+
+def _post_retrying(url, doc, ok, token=None):
+    """POST until a status in ok; a 503 or 429 (a password hash queued behind others on a
+    busy box past the gateway's deadline) is tried again, as a client would."""
+    for _ in range(20):
+        status, body = http("POST", url, doc, token=token)
+        if status in ok:
+            return body
+        assert status in (429, 503), body
+        time.sleep(0.5)
+    raise AssertionError("%s kept answering %s: %s" % (url, status, body))
+
+
+def login(gateway, username):
+    """Registers and logs a user in: (token, user_id). A 409 after a retried register means
+    the earlier try went through."""
+    doc = {"username": username, "password": PASSWORD}
+    _post_retrying(gateway + "/api/register", doc, (201, 409))
+    body = _post_retrying(gateway + "/api/login", doc, (200,))
+    return body["token"], body["user_id"]
 
 
 class Conn:
-    """One user's WebSocket, reconnecting over the gateways on loss. on_frame runs on the
-    reader thread; send() returns False while disconnected."""
+    """One user's WebSocket, reconnecting over the gateways on loss, starting at
+    gateways[first]. on_frame runs on the reader thread; send() returns False while
+    disconnected."""
 
-    def __init__(self, gateways, username, on_frame, on_reconnect):
+    def __init__(self, gateways, account, on_frame, on_reconnect, first=0):
         self.gateways, self.on_frame, self.on_reconnect = gateways, on_frame, on_reconnect
-        self.gw = 0
-        status, body = http("POST", gateways[0] + "/api/register",
-                            {"username": username, "password": "correct horse battery"})
-        assert status == 201, body
-        status, body = http("POST", gateways[0] + "/api/login",
-                            {"username": username, "password": "correct horse battery"})
-        assert status == 200, body
-        self.token, self.user_id = body["token"], body["user_id"]
+        self.gw = first
+        self.token, self.user_id = account
         self.ws, self.lock, self.stopping = None, threading.Lock(), False
         self.reconnects = 0
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -95,11 +118,15 @@ class Conn:
                     pass
 
 
-class Pair:
-    """A sender paced at `rate` msg/s to one receiver, with the books of both."""
+class Member:
+    """One participant of conversation cid: paced sends to `dest` ({"to": uid} or
+    {"group": gid}) at `rate` msg/s (0: receives only), with the books of both directions.
+    Frames of the user's other conversations (an earlier scenario's late pushes) are
+    acked but not counted."""
 
-    def __init__(self, gateways, tag, rate, answer_bound):
-        self.rate, self.answer_bound = rate, answer_bound
+    def __init__(self, gateways, account, rate, answer_bound, cid, first=0):
+        self.rate, self.answer_bound, self.cid = rate, answer_bound, cid
+        self.dest = None
         self.lock = threading.Lock()
         self.pending = {}        # cmid -> [content, first sent, last sent]
         self.acked = {}          # cmid -> (msg_id, seq, latency)
@@ -109,19 +136,23 @@ class Pair:
         self.unanswered = set()  # cmids left without an answer past answer_bound (at least once)
         self.msgs = {}           # seq -> times received live
         self.ack_times = []      # when each first `sent` came (recovery time)
-        self.sender = Conn(gateways, "flt_%s_s_%s" % (tag, uuid.uuid4().hex[:6]), self._sender_frame, self._resend)
-        self.receiver = Conn(gateways, "flt_%s_r_%s" % (tag, uuid.uuid4().hex[:6]), self._receiver_frame,
-                             lambda: None)
-        a, b = self.sender.user_id, self.receiver.user_id
-        self.cid = "s_%d_%d" % (min(a, b), max(a, b))
-        self.running = False
+        self.replies = queue.Queue()   # `sync` answers and cmid-less errors, for sync_all
+        self.conn = Conn(gateways, account, self._frame_in, self._resend, first)
+        self.user_id, self.token = self.conn.user_id, self.conn.token
 
-    # ---- sender ----
-    def _sender_frame(self, f):
+    def _frame_in(self, f):
         op = f.get("op")
         now = time.monotonic()
+        if op == "msg":
+            m = f["message"]
+            if m["conversation_id"] == self.cid:
+                with self.lock:
+                    self.msgs[m["seq"]] = self.msgs.get(m["seq"], 0) + 1
+            self.conn.send({"op": "ack", "conversation_id": m["conversation_id"], "seq": m["seq"]})
+        elif op == "sync" or (op == "error" and not f.get("cmid")):
+            self.replies.put(f)
         with self.lock:
-            if op == "sent":
+            if op == "sent" and (f["cmid"] in self.pending or f["cmid"] in self.acked):
                 cmid = f["cmid"]
                 self.sent_frames[cmid] = self.sent_frames.get(cmid, 0) + 1
                 p = self.pending.pop(cmid, None)
@@ -138,14 +169,14 @@ class Pair:
                     self.pending[f["cmid"]][2] = 0   # due again at once (after a short wait)
 
     def _frame(self, cmid, content):
-        return {"op": "send", "cmid": cmid, "to": self.receiver.user_id, "type": 1, "content": content}
+        return dict(self.dest, op="send", cmid=cmid, type=1, content=content)
 
     def _resend(self):
         """After a reconnect: every pending send again, same cmid."""
         with self.lock:
             items = list(self.pending.items())
         for cmid, (content, _, _) in items:
-            if self.sender.send(self._frame(cmid, content)):
+            if self.conn.send(self._frame(cmid, content)):
                 with self.lock:
                     if cmid in self.pending:
                         self.pending[cmid][2] = time.monotonic()
@@ -157,12 +188,14 @@ class Pair:
                 if now - p[1] > self.answer_bound:
                     self.unanswered.add(c)
         for cmid, content in due:
-            if self.sender.send(self._frame(cmid, content)):
+            if self.conn.send(self._frame(cmid, content)):
                 with self.lock:
                     if cmid in self.pending:
                         self.pending[cmid][2] = now
 
     def pace(self, stop_at, phase):
+        if not self.rate:
+            return
         k = 0
         start = time.monotonic() + phase
         while True:
@@ -177,7 +210,7 @@ class Pair:
             now = time.monotonic()
             with self.lock:
                 self.pending[cmid] = [content, now, now]
-            self.sender.send(self._frame(cmid, content))
+            self.conn.send(self._frame(cmid, content))
             self._retry_due(now)
             k += 1
 
@@ -189,21 +222,50 @@ class Pair:
             self._retry_due(time.monotonic())
             time.sleep(0.2)
 
-    # ---- receiver ----
-    def _receiver_frame(self, f):
-        if f.get("op") != "msg":
-            return
-        m = f["message"]
-        with self.lock:
-            self.msgs[m["seq"]] = self.msgs.get(m["seq"], 0) + 1
-        self.receiver.send({"op": "ack", "conversation_id": m["conversation_id"], "seq": m["seq"]})
+    def sync_all(self, cid, tries=5):
+        """Every message of cid as this member's own WebSocket `sync` returns it, paged
+        (a list of (seq, sender_id, cmid) in the order received), or None if it kept failing."""
+        out, after, failures = [], 0, 0
+        while failures < tries:
+            while not self.replies.empty():
+                self.replies.get_nowait()
+            if not self.conn.send({"op": "sync", "conversation_id": cid, "after_seq": after, "limit": 200}):
+                failures += 1
+                time.sleep(0.5)
+                continue
+            try:
+                f = self.replies.get(timeout=10)
+            except queue.Empty:
+                failures += 1
+                continue
+            if f.get("op") != "sync" or f.get("conversation_id") != cid:
+                failures += 1
+                time.sleep(0.5)
+                continue
+            page = f["messages"]
+            if not page:
+                return out
+            out += [(m["seq"], m["sender_id"], m.get("cmid") or "") for m in page]
+            after = page[-1]["seq"]
+        return None
+
+    def close(self):
+        self.conn.close()
+
+
+class Conversation:
+    """The members of one conversation; senders are those with a rate."""
+
+    def __init__(self, cid, members):
+        self.cid, self.members = cid, members
+        self.senders = [m for m in members if m.rate]
 
     def stored(self, gateway):
         """Every stored message of the conversation, by REST history (paged)."""
         out, after = [], 0
         while True:
             status, body = http("GET", "%s/api/conversations/%s/messages?after_seq=%d&limit=100"
-                                % (gateway, self.cid, after), token=self.receiver.token)
+                                % (gateway, self.cid, after), token=self.members[-1].token)
             assert status == 200, body
             page = body["messages"]
             if not page:
@@ -212,5 +274,36 @@ class Pair:
             after = page[-1]["seq"]
 
     def close(self):
-        self.sender.close()
-        self.receiver.close()
+        for m in self.members:
+            m.close()
+
+
+class Pair(Conversation):
+    """A sender paced at `rate` msg/s to one receiver; the two start on different
+    gateways (gateways[0] and gateways[1]). The accounts are (token, user_id) of users
+    registered once; a pair of them must not have chatted before (its books start at seq 1)."""
+
+    def __init__(self, gateways, sender_account, receiver_account, rate, answer_bound):
+        a, b = sender_account[1], receiver_account[1]
+        cid = "s_%d_%d" % (min(a, b), max(a, b))
+        sender = Member(gateways, sender_account, rate, answer_bound, cid)
+        receiver = Member(gateways, receiver_account, 0, answer_bound, cid, first=1)
+        sender.dest = {"to": b}
+        super().__init__(cid, [sender, receiver])
+
+
+class Group(Conversation):
+    """A group of len(accounts) members, member i starting on gateway i (mod their number),
+    each sending to the group at rate / len(accounts) msg/s. accounts: (token, user_id) of
+    users registered once (a new group per scenario keeps the books apart)."""
+
+    def __init__(self, gateways, tag, accounts, rate, answer_bound):
+        owner_token = accounts[0][0]
+        body = _post_retrying(gateways[0] + "/api/groups",
+                              {"name": "flt %s" % tag, "member_ids": [uid for _, uid in accounts[1:]]}, (201,),
+                              token=owner_token)
+        members = [Member(gateways, acc, rate / len(accounts), answer_bound, body["conversation_id"], first=i)
+                   for i, acc in enumerate(accounts)]
+        for m in members:
+            m.dest = {"group": body["group_id"]}
+        super().__init__(body["conversation_id"], members)

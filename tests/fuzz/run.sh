@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# run.sh [SECONDS] — build the libFuzzer targets (clang-14, ASan + UBSan, in build-fuzz)
-# and run each for SECONDS (20) from its seed corpus, tests/fuzz/corpus/NAME/, which also
+# run.sh [SECONDS [TARGET ...]] — build the libFuzzer targets (clang-14, ASan + UBSan, in
+# build-fuzz, or CIM_FUZZ_BUILD) and run each (or the TARGETs named: jwt text config rest
+# media ws) for SECONDS (20) from its seed corpus, tests/fuzz/corpus/NAME/, which also
 # holds every crash ever found (so each is re-run first: the regression suite). New
-# inputs go to a scratch copy; a crash's input is kept in tests/out/fuzz/ and fails the run.
-# A long run: tests/fuzz/run.sh 3600 (then copy what it found worth keeping into corpus/).
+# inputs go to a scratch copy; a crash's input is kept in tests/out/fuzz/ (or CIM_FUZZ_OUT)
+# and fails the run. The long run is this script with a longer time (docs/FUZZING.md):
+# tests/fuzz/run.sh 600, or two at once on two cores, each with its own TARGETs and
+# CIM_FUZZ_OUT (then copy what it found worth keeping into corpus/).
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SECONDS_EACH=${1:-20}
 BUILD=${CIM_FUZZ_BUILD:-$ROOT/build-fuzz}
-OUT=$ROOT/tests/out/fuzz
-TARGETS=(jwt text config rest media)
+OUT=${CIM_FUZZ_OUT:-$ROOT/tests/out/fuzz}
+TARGETS=(jwt text config rest media ws)
+[ $# -gt 1 ] && TARGETS=("${@:2}")
 mkdir -p "$OUT"
 missing=()
 for p in clang-14 libfuzzer-14-dev; do   # test-only tools: not in deploy/local/deps.sh
@@ -28,7 +32,9 @@ for t in "${TARGETS[@]}"; do
   if UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
      "$BUILD/tests/fuzz/fuzz_$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=10 \
        -artifact_prefix="$OUT/$t-" -print_final_stats=1 "$scratch" >"$OUT/$t.log" 2>&1; then
-    echo "fuzz_$t: ok, $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$OUT/$t.log" | grep -o '[0-9]*$') inputs in ${SECONDS_EACH} s"
+    done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$OUT/$t.log" | tail -1)
+    echo "fuzz_$t: ok, $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$OUT/$t.log" | grep -o '[0-9]*$') inputs in ${SECONDS_EACH} s;" \
+      "$(grep -o 'exec/s: [0-9]*' <<<"$done_line"), $(grep -o 'cov: [0-9]* ft: [0-9]* corp: [0-9]*' <<<"$done_line")"
   else
     failed=1
     echo "fuzz_$t: FAILED, see $OUT/$t.log and $OUT/$t-*"
