@@ -34,6 +34,7 @@ gw_conn_t *gw_conn_open(gw_t *g, struct lws *wsi, uint64_t user_id)
     c->wsi = wsi;
     c->id = ++g->next_conn;
     c->user = u;
+    c->held_tail = &c->held;
     c->next_of_user = u->conns;
     u->conns = c;
     c->last_seen_ms = c->asserted_ms = im_clock_mono_ms();
@@ -60,6 +61,10 @@ void gw_conn_close(gw_t *g, gw_conn_t *c)
         n = o->next;
         gw_frame_unref(o->frame);
         im_free(o);
+    }
+    for (gw_held_t *h = c->held, *n; h; h = n) {   /* never admitted: dropped */
+        n = h->next;
+        im_free(h);
     }
     gw_notify_free(c);
     im_free(c->rx);

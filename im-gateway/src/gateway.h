@@ -22,7 +22,7 @@
  *     [V] `revoke`  listens for logouts (Redis SUBSCRIBE) and hands them to [S] (revoke.c).
  *   Every handoff between threads is an im_queue_t (im/queue.h): todo [S]->[W],
  *   done [W]->[S] (and [P]->[S]: a send refused by its limit or by Kafka; [R]->[S]: a
- *   connection refused by its limit), inbox [D]->[S], sess [S]->[R],
+ *   connection admitted or refused by its limit), inbox [D]->[S], sess [S]->[R],
  *   upq [S]/[R]->[P], revoked [V]->[S]. Stopping (main.c) stops each producer
  *   before closing its queue, and closes the queues that wake [S] before lws is destroyed.
  *
@@ -154,6 +154,7 @@ struct gw_job_s {
     int revoke;               /* set by api_logout.c: [S] denies jti before replying */
     uint64_t conn_id;         /* WebSocket job (sync): the connection to answer, else 0 */
     int refuse;               /* WebSocket job: close the connection after resp (ws.c) */
+    int admit;                /* WebSocket job: [R] admitted the connection (ws.c) */
     int status;               /* HTTP status of the reply */
     char *resp;               /* reply body (JSON), owned by the job */
     /* POST /api/files: the body goes to a temp file of the store instead of `body` */
@@ -215,7 +216,19 @@ typedef struct gw_conn_s {
     int nnotes, notify_held;
     int refused;              /* by [R] (limits.c): closed once the outbox is written,
                                * nothing more queued (ws.c); 0 = stays open */
+    int admitted;             /* by [R] (limits.c): until then the client's messages wait in
+                               * held (ws.c), handled once admitted, dropped if refused */
+    struct gw_held_s *held, **held_tail;
+    int nheld;
 } gw_conn_t;
+
+/* A client message that came before its connection was admitted ([S] only). */
+typedef struct gw_held_s {
+    struct gw_held_s *next;
+    size_t len;
+    char text[];
+} gw_held_t;
+#define GW_HELD_MAX 64   /* messages held per connection; later ones are dropped */
 
 /* A user with at least one connection on this gateway ([S] only). */
 struct gw_user_s {

@@ -12,9 +12,11 @@
  *   - at start, fields a previous process of this gateway id left behind are removed;
  *   - a batch Redis could not take is kept and retried, not dropped.
  * Admission comes first: each new connection takes a token of rl:conn:a:{addr} (limits.c;
- * every open of a batch in one round trip). A refused one is never written: [S] gets an
- * `error` rate_limited and closes it, and its later re-asserts and close are
- * dropped here too (so no presence flaps for a connection nobody saw). */
+ * every open of a batch in one round trip), and [S] hears the outcome either way: an
+ * admitted one's messages are handled from then on (those that came meanwhile waited); a
+ * refused one is never written: [S] gets an `error` rate_limited and closes it, drops
+ * what it sent, and its later re-asserts and close are dropped here too (so no presence
+ * flaps for a connection nobody saw). */
 #include "gateway.h"
 #include "im/clock.h"
 #include "im/log.h"
@@ -73,6 +75,15 @@ static void refuse(gw_t *g, const gw_sess_t *s, int64_t retry_ms)
     if (im_queue_push(&g->done, &job->node) != IM_OK) gw_job_free(job);   /* [S] is gone */
 }
 
+/* conn_id got its token: [S] handles what the client sent meanwhile (ws.c gw_ws_deliver). */
+static void admitted(gw_t *g, const gw_sess_t *s)
+{
+    gw_job_t *job = gw_job_new();
+    job->conn_id = s->conn_id;
+    job->admit = 1;
+    if (im_queue_push(&g->done, &job->node) != IM_OK) gw_job_free(job);   /* [S] is gone */
+}
+
 /* The per-address tokens of the opens in list, in one round trip: retry[i] for the i-th
  * open, 0 if it got its token. */
 static void take_tokens(gw_t *g, im_queue_node_t *list, size_t nopen, int64_t *retry)
@@ -111,6 +122,8 @@ static im_queue_node_t *admit(gw_t *g, im_queue_node_t *list, im_u64map_t *refus
             if ((drop = wait != 0)) {
                 refuse(g, s, wait);
                 im_u64map_put(refused, s->conn_id, (void *)1);
+            } else {
+                admitted(g, s);
             }
         } else if (im_u64map_get(refused, s->conn_id)) {
             if (s->open == GW_SESS_CLOSE) im_u64map_del(refused, s->conn_id);

@@ -4,9 +4,11 @@
  * to max_frame bytes. Anything wrong with one message (too large, not UTF-8, not JSON,
  * unknown op) is answered with an `error` frame and the connection stays up.
  *
- * A connection [R] refuses (too many from its address, limits.c) gets `error
- * rate_limited` with retry_after_ms, then the connection ends once that frame is written
- * (no close frame: see writeable()); what the client sends meanwhile is ignored. */
+ * A connection is admitted or refused by [R] (too many from its address, limits.c) a
+ * moment after its `hello`; the client's messages wait in c->held until then (up to
+ * GW_HELD_MAX). Admitted: they are handled in order. Refused: `error rate_limited` with
+ * retry_after_ms, then the connection ends once that frame is written (no close frame:
+ * see writeable()), and what the client sent is dropped, never handled. */
 #include "gateway.h"
 #include "im/auth.h"
 #include "im/clock.h"
@@ -108,15 +110,51 @@ static int established(struct lws *wsi, gw_pss_t *pss)
     return 0;
 }
 
+/* The messages held until admission: handled (admitted) or dropped (refused). */
+static void release_held(gw_t *g, gw_conn_t *c, int handle)
+{
+    gw_held_t *h = c->held;
+    c->held = NULL;
+    c->held_tail = &c->held;
+    c->nheld = 0;
+    for (gw_held_t *next; h; h = next) {
+        next = h->next;
+        if (handle && !c->refused && !c->closing) gw_ws_dispatch(g, c, h->text, h->len);
+        im_free(h);
+    }
+}
+
 void gw_ws_deliver(gw_t *g, gw_job_t *job)
 {
     gw_conn_t *c = im_u64map_get(&g->conns, job->conn_id);   /* gone meanwhile: nothing to do */
     if (c && job->resp) gw_conn_send_text(g, c, job->resp);
+    if (c && job->admit) {
+        c->admitted = 1;
+        release_held(g, c, 1);
+    }
     if (c && job->refuse && !c->closing) {
         c->refused = 1;   /* gw_conn_send queues nothing more */
+        release_held(g, c, 0);
         lws_callback_on_writable(c->wsi);
     }
     gw_job_free(job);
+}
+
+/* A whole message from a connection [R] has not admitted yet: it waits. */
+static void hold(gw_conn_t *c, const char *text, size_t len)
+{
+    if (c->nheld >= GW_HELD_MAX) {
+        IM_LOG_RATELIMITED(1, IM_LOG_WARN, "ws.held_full", "user=%llu", (unsigned long long)c->user->id);
+        return;
+    }
+    gw_held_t *h = im_malloc(sizeof *h + len + 1);
+    h->next = NULL;
+    h->len = len;
+    memcpy(h->text, text, len);
+    h->text[len] = '\0';
+    *c->held_tail = h;
+    c->held_tail = &h->next;
+    c->nheld++;
 }
 
 /* WRITEABLE: one frame out; a connection to close once its outbox is written is closed
@@ -178,7 +216,8 @@ static void receive(struct lws *wsi, gw_conn_t *c, const void *in, size_t len)
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) return;
     if (c->rx_too_large) gw_ws_error(g, c, "too_large", "message larger than max_frame", NULL);
     else if (lws_frame_is_binary(wsi)) gw_ws_error(g, c, "invalid_argument", "binary frames are not supported", NULL);
-    else gw_ws_dispatch(g, c, c->rx, c->rx_len);
+    else if (c->admitted) gw_ws_dispatch(g, c, c->rx, c->rx_len);
+    else hold(c, c->rx, c->rx_len);
     im_free(c->rx);
     c->rx = NULL;
     c->rx_len = 0;
