@@ -4,8 +4,8 @@
 #      libFuzzer target over its corpus of seeds and past crashes (tests/fuzz/run.sh);
 #   2. integration tests (pytest): real MariaDB, Redis, etcd and Kafka started here on
 #      free ports under a temporary run folder, real daemons over real sockets;
-#   3. faults under load: every daemon and server killed, hung or flushed in turn
-#      (tests/faults/run.py);
+#   3. faults under load: every daemon and server killed, hung, flushed or cut off in turn
+#      (tests/faults/run.py), and a reconnect storm of 1,000 connections (storm.py);
 #   4. the browser end-to-end test (headless Chromium) against a real local cluster;
 #   5. deployment: deploy/k8s validated offline (tests/deploy/k8s.sh) and the compose stack
 #      built, run and tested through its load balancer (tests/deploy/compose.sh; SKIP when
@@ -50,6 +50,10 @@ deploy/local/down.sh "$RUN" >/dev/null 2>&1 || true
 # flushed in turn while conversations send; exact accounting of every send.
 stage faults env CIM_FAULTS_RUN="$(mktemp -d /tmp/cim-faults-XXXXXX)" \
   /usr/bin/python3 tests/faults/run.py --pairs 10 --rate 50 --seconds 12
+# A reconnect storm, small: 1,000 connections dropped at once (one gateway killed) come
+# back, catch up by sync, no stale session (tests/faults/storm.py; 10,000 when run alone).
+stage storm env CIM_FAULTS_RUN="$(mktemp -d /tmp/cim-storm-XXXXXX)" \
+  /usr/bin/python3 tests/faults/storm.py --conns 1000
 
 if [ -x tests/e2e/run.sh ]; then
   E2E_RUN=$(mktemp -d /tmp/cim-e2e-XXXXXX)
