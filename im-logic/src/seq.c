@@ -31,13 +31,13 @@
     "if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end " \
     "local s = redis.call('INCR', KEYS[2]) " \
     "redis.call('SET', KEYS[1], 'r ' .. s, 'EX', ARGV[1]) return s"
-#define FORGET \
+/* KEYS[1] deleted only if it still holds ARGV[1]: the seed lock by its owner, a
+ * reservation by the item it was made for. */
+#define DEL_IF_HOLDS \
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 #define RAISE_TO \
     "local c = tonumber(redis.call('GET', KEYS[1]) or '0') " \
     "if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end return 1"
-#define UNLOCK \
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 static int repo_max_seq(logic_t *l, const char *cid, uint64_t *max)
 {
@@ -74,7 +74,7 @@ static int seed(logic_t *l, const char *cid, int only_if_missing)
         if (r) freeReplyObject(r);
         im_info("seq.seeded", "cid=%s max_seq=%llu", cid, (unsigned long long)max);
     }
-    r = im_redis_cmd(l->redis, "EVAL %s 1 %s %s", UNLOCK, lock, l->daemon.instance);
+    r = im_redis_cmd(l->redis, "EVAL %s 1 %s %s", DEL_IF_HOLDS, lock, l->daemon.instance);
     if (r) freeReplyObject(r);
     return rc;
 }
@@ -158,7 +158,7 @@ int logic_seq_conflict(logic_t *l, logic_send_t *it)
     snprintf(dkey, sizeof dkey, IM_KEY_MSG_DEDUP, (unsigned long long)it->up->user_id, it->up->cmid);
     snprintf(value, sizeof value, "r %llu", (unsigned long long)it->msg.seq);
     it->msg.seq = 0;
-    redisReply *r = im_redis_cmd(l->redis, "EVAL %s 1 %s %s", FORGET, dkey, value);
+    redisReply *r = im_redis_cmd(l->redis, "EVAL %s 1 %s %s", DEL_IF_HOLDS, dkey, value);
     if (r == NULL) return IM_EUNAVAIL;
     freeReplyObject(r);
     return seed(l, it->cid, 0);
