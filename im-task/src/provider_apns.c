@@ -35,8 +35,7 @@
 
 typedef struct {
     task_t *t;
-    CURL **curl;
-    int ncurl;
+    task_curls_t curls;
     char *key;                 /* PEM */
     pthread_mutex_t lock;      /* guards jwt, made_ms */
     char jwt[1024];            /* "" = none */
@@ -138,7 +137,7 @@ static task_send_t apns_send(void *state, int worker, const task_note_t *note, c
     for (size_t i = 0; i < sizeof hdr / sizeof hdr[0]; i++) h = curl_slist_append(h, hdr[i]);
     char *body = request_body(note);
     task_http_reply_t r;
-    task_http_post(a->curl[worker], url, h, body, IM_CFG_GET(cfg->provider_timeout_ms), &r);
+    task_http_post(a->curls.h[worker], url, h, body, IM_CFG_GET(cfg->provider_timeout_ms), &r);
     curl_slist_free_all(h);
     for (size_t i = 0; i < sizeof hdr / sizeof hdr[0]; i++) im_free(hdr[i]);
     im_free(url);
@@ -190,13 +189,11 @@ int task_provider_apns(task_t *t, task_device_provider_t *p)
         return IM_ECONFIG;
     }
     int h2c = strncmp(cfg->apns_url, "http://", 7) == 0;
-    a->ncurl = t->cfg.push_workers;
-    a->curl = im_calloc((size_t)a->ncurl, sizeof *a->curl);
-    for (int i = 0; i < a->ncurl; i++) {
-        a->curl[i] = curl_easy_init();
-        curl_easy_setopt(a->curl[i], CURLOPT_HTTP_VERSION,
+    task_curls_init(&a->curls, t->cfg.push_workers);
+    for (int i = 0; i < a->curls.n; i++) {
+        curl_easy_setopt(a->curls.h[i], CURLOPT_HTTP_VERSION,
                          h2c ? (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE : (long)CURL_HTTP_VERSION_2TLS);
-        if (h2c) curl_easy_setopt(a->curl[i], CURLOPT_FORBID_REUSE, 1L);   /* curl #10634 */
+        if (h2c) curl_easy_setopt(a->curls.h[i], CURLOPT_FORBID_REUSE, 1L);   /* curl #10634 */
     }
     p->send = apns_send;
     p->state = a;
@@ -208,8 +205,7 @@ void task_provider_apns_free(task_device_provider_t *p)
 {
     apns_t *a = p->state;
     if (a == NULL) return;
-    for (int i = 0; i < a->ncurl; i++) curl_easy_cleanup(a->curl[i]);
-    im_free(a->curl);
+    task_curls_fini(&a->curls);
     im_free(a->key);
     pthread_mutex_destroy(&a->lock);
     im_free(a);

@@ -24,8 +24,7 @@
 
 typedef struct {
     task_t *t;
-    CURL **curl;             /* one per push worker */
-    int ncurl;
+    task_curls_t curls;
     char *url;               /* .../messages:send */
     task_fcm_token_t *auth;
 } fcm_t;
@@ -103,7 +102,7 @@ static task_send_t fcm_send(void *state, int worker, const task_note_t *note, co
     h = curl_slist_append(h, auth);
     char *body = request_body(note, token);
     task_http_reply_t r;
-    task_http_post(f->curl[worker], f->url, h, body, IM_CFG_GET(f->t->cfg.provider_timeout_ms), &r);
+    task_http_post(f->curls.h[worker], f->url, h, body, IM_CFG_GET(f->t->cfg.provider_timeout_ms), &r);
     curl_slist_free_all(h);
     im_free(auth);
     free(body);   /* json_dumps: malloc */
@@ -138,9 +137,7 @@ int task_provider_fcm(task_t *t, task_device_provider_t *p)
     f->t = t;
     f->auth = auth;
     f->url = im_sprintf("%s/v1/projects/%s/messages:send", t->cfg.fcm_url, project);
-    f->ncurl = t->cfg.push_workers;
-    f->curl = im_calloc((size_t)f->ncurl, sizeof *f->curl);
-    for (int i = 0; i < f->ncurl; i++) f->curl[i] = curl_easy_init();
+    task_curls_init(&f->curls, t->cfg.push_workers);
     p->send = fcm_send;
     p->state = f;
     im_info("fcm.on", "url=\"%s\"", f->url);
@@ -151,8 +148,7 @@ void task_provider_fcm_free(task_device_provider_t *p)
 {
     fcm_t *f = p->state;
     if (f == NULL) return;
-    for (int i = 0; i < f->ncurl; i++) curl_easy_cleanup(f->curl[i]);
-    im_free(f->curl);
+    task_curls_fini(&f->curls);
     im_free(f->url);
     task_fcm_token_free(f->auth);
     im_free(f);

@@ -1,5 +1,5 @@
-/* provider_http.c — one HTTP POST for the device providers (FCM, its OAuth2 token
- * endpoint, APNs) with libcurl: the status, the answer's body (at most 64 KiB) and its
+/* provider_http.c — each provider's libcurl handles, one per push worker; one HTTP POST
+ * for the device providers (FCM, its OAuth2 token endpoint, APNs): the status, the answer's body (at most 64 KiB) and its
  * Retry-After, which FCM sends with 429 and 503 (seconds, or an HTTP date). The handle
  * is the caller's (one per push worker), so its connection, HTTP/2 included, is reused. */
 #include "im/clock.h"
@@ -85,6 +85,21 @@ void task_http_post(void *curl, const char *url, void *headers, const char *body
     curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+}
+
+void task_curls_init(task_curls_t *c, int n)
+{
+    c->n = n;
+    c->h = im_calloc((size_t)n, sizeof *c->h);
+    for (int i = 0; i < n; i++) c->h[i] = curl_easy_init();
+}
+
+void task_curls_fini(task_curls_t *c)
+{
+    for (int i = 0; i < c->n; i++) curl_easy_cleanup(c->h[i]);
+    im_free(c->h);
+    c->h = NULL;
+    c->n = 0;
 }
 
 void task_http_reply_fini(task_http_reply_t *r)

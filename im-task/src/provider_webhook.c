@@ -9,8 +9,7 @@
 #include <string.h>
 
 typedef struct {
-    CURL **curl;               /* one per push worker */
-    int ncurl;
+    task_curls_t curls;
     struct curl_slist *headers;
     char *url;
     const int *timeout_ms;     /* &cfg.webhook_timeout_ms (live) */
@@ -25,7 +24,7 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 static int webhook_push(void *state, int worker, uint64_t user_id, const char *body)
 {
     webhook_t *w = state;
-    CURL *curl = w->curl[worker];
+    CURL *curl = w->curls.h[worker];
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)IM_CFG_GET(*w->timeout_ms));
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -53,10 +52,9 @@ int task_provider_webhook(task_t *t, task_provider_t *p)
     w->url = im_strdup(t->cfg.webhook_url);
     w->timeout_ms = &t->cfg.webhook_timeout_ms;
     w->headers = curl_slist_append(NULL, "Content-Type: application/json");
-    w->ncurl = t->cfg.push_workers;
-    w->curl = im_calloc((size_t)w->ncurl, sizeof *w->curl);
-    for (int i = 0; i < w->ncurl; i++) {
-        CURL *c = w->curl[i] = curl_easy_init();
+    task_curls_init(&w->curls, t->cfg.push_workers);
+    for (int i = 0; i < w->curls.n; i++) {
+        CURL *c = w->curls.h[i];
         curl_easy_setopt(c, CURLOPT_URL, w->url);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, w->headers);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -72,8 +70,7 @@ void task_provider_webhook_free(task_provider_t *p)
 {
     webhook_t *w = p->state;
     if (w == NULL) return;
-    for (int i = 0; i < w->ncurl; i++) curl_easy_cleanup(w->curl[i]);
-    im_free(w->curl);
+    task_curls_fini(&w->curls);
     curl_slist_free_all(w->headers);
     im_free(w->url);
     im_free(w);

@@ -69,7 +69,6 @@ static void forget_token(task_t *t, uint64_t user_id, const char *token)
  * and *wait_ms (the provider's Retry-After). */
 static void push_one(task_t *t, task_job_t *job, task_device_t *d, int worker, int *retry, int64_t *wait_ms)
 {
-    static const char *const outcome[] = {"ok", "retry", "unregistered", "rejected"};
     task_device_provider_t *p = d->provider;
     im_span_t span;
     char name[32];
@@ -82,10 +81,10 @@ static void push_one(task_t *t, task_job_t *job, task_device_t *d, int worker, i
     im_metric_add(p->m_outcome[r], 1);
     im_span_tag(&span, "provider", "%s", p->name);
     im_span_tag(&span, "status", "%ld", status);
-    im_span_tag(&span, "outcome", "%s", outcome[r]);
+    im_span_tag(&span, "outcome", "%s", task_send_outcome[r]);
     im_span_end(&span);
     im_debug("push.device", "provider=%s user=%llu status=%ld outcome=%s retry_after_ms=%lld", p->name,
-             (unsigned long long)job->user_id, status, outcome[r], (long long)after);
+             (unsigned long long)job->user_id, status, task_send_outcome[r], (long long)after);
     if (r == TASK_SEND_RETRY) {
         *retry = 1;
         if (after > *wait_ms) *wait_ms = after;

@@ -8,17 +8,18 @@
 
 #include <stdio.h>
 
+const char *const task_send_outcome[5] = {"ok", "retry", "unregistered", "rejected", "rate_limited"};
+
 void task_device_provider_init(task_device_provider_t *p, const char *name, const int *rate,
                                const int *burst)
 {
-    static const char *const outcome[] = {"ok", "retry", "unregistered", "rejected", "rate_limited"};
     p->name = name;
     p->rate = rate;
     p->burst = burst;
     pthread_mutex_init(&p->lock, NULL);
     char labels[96];
     for (int i = 0; i < 5; i++) {
-        snprintf(labels, sizeof labels, "provider=\"%s\",outcome=\"%s\"", name, outcome[i]);
+        snprintf(labels, sizeof labels, "provider=\"%s\",outcome=\"%s\"", name, task_send_outcome[i]);
         p->m_outcome[i] = im_metric_new_l(IM_METRIC_COUNTER, "cim_task_provider_requests_total",
                                           "Device provider (FCM, APNs) requests by outcome; "
                                           "rate_limited: held back by the provider's bucket",

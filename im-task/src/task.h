@@ -106,6 +106,9 @@ typedef enum {
     TASK_SEND_UNREGISTERED,  /* the token is dead: removed from im-repo, never retried */
     TASK_SEND_REJECTED,      /* refused for good (a bad request, a topic mismatch): logged */
 } task_send_t;
+/* Each task_send_t's name, then "rate_limited" (held back by the provider's bucket): the
+ * outcome label of metrics, spans and log lines (rate.c). */
+extern const char *const task_send_outcome[5];
 
 /* What a device provider is told to push (built by handle_offline_push.c). */
 typedef struct {
@@ -235,7 +238,15 @@ int task_fcm_token_get(task_fcm_token_t *f, char *out, size_t outlen);
 void task_fcm_token_reset(task_fcm_token_t *f, const char *stale);   /* after a 401 */
 void task_fcm_token_free(task_fcm_token_t *f);
 
-/* ---- provider_http.c: one HTTP request with libcurl ---- */
+/* ---- provider_http.c: libcurl for the providers ---- */
+/* One handle per push worker (handle i only on [push-i]), kept across requests so their
+ * connections are reused (keep-alive, HTTP/2). */
+typedef struct {
+    void **h;   /* CURL * */
+    int n;
+} task_curls_t;
+void task_curls_init(task_curls_t *c, int n);   /* n handles from curl_easy_init */
+void task_curls_fini(task_curls_t *c);
 typedef struct {
     long status;              /* 0: no answer (see curl) */
     int curl;                 /* CURLcode */
