@@ -43,6 +43,17 @@ gw_conn_t *gw_conn_open(gw_t *g, struct lws *wsi, uint64_t user_id)
     return c;
 }
 
+void gw_conn_drop_held(gw_conn_t *c)
+{
+    for (gw_held_t *h = c->held, *n; h; h = n) {
+        n = h->next;
+        im_free(h);
+    }
+    c->held = NULL;
+    c->held_tail = &c->held;
+    c->nheld = 0;
+}
+
 void gw_conn_close(gw_t *g, gw_conn_t *c)
 {
     gw_user_t *u = c->user;
@@ -62,10 +73,7 @@ void gw_conn_close(gw_t *g, gw_conn_t *c)
         gw_frame_unref(o->frame);
         im_free(o);
     }
-    for (gw_held_t *h = c->held, *n; h; h = n) {   /* never admitted: dropped */
-        n = h->next;
-        im_free(h);
-    }
+    gw_conn_drop_held(c);   /* never admitted: dropped */
     gw_notify_free(c);
     im_free(c->rx);
     im_free(c);

@@ -499,6 +499,7 @@ void gw_ws_deliver(gw_t *g, gw_job_t *job);
 void gw_conns_init(gw_t *g);
 gw_conn_t *gw_conn_open(gw_t *g, struct lws *wsi, uint64_t user_id);
 void gw_conn_close(gw_t *g, gw_conn_t *c);
+void gw_conn_drop_held(gw_conn_t *c);   /* frees the messages held before admission (ws.c) */
 gw_frame_t *gw_frame_new(const void *text, size_t len);
 void gw_frame_unref(gw_frame_t *f);
 void gw_conn_send(gw_t *g, gw_conn_t *c, gw_frame_t *f);         /* queues; takes a ref */

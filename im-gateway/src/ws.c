@@ -110,18 +110,12 @@ static int established(struct lws *wsi, gw_pss_t *pss)
     return 0;
 }
 
-/* The messages held until admission: handled (admitted) or dropped (refused). */
-static void release_held(gw_t *g, gw_conn_t *c, int handle)
+/* Admitted: the messages held meanwhile are handled, in order (none is held again). */
+static void handle_held(gw_t *g, gw_conn_t *c)
 {
-    gw_held_t *h = c->held;
-    c->held = NULL;
-    c->held_tail = &c->held;
-    c->nheld = 0;
-    for (gw_held_t *next; h; h = next) {
-        next = h->next;
-        if (handle && !c->refused && !c->closing) gw_ws_dispatch(g, c, h->text, h->len);
-        im_free(h);
-    }
+    for (gw_held_t *h = c->held; h && !c->refused && !c->closing; h = h->next)
+        gw_ws_dispatch(g, c, h->text, h->len);
+    gw_conn_drop_held(c);
 }
 
 void gw_ws_deliver(gw_t *g, gw_job_t *job)
@@ -130,11 +124,11 @@ void gw_ws_deliver(gw_t *g, gw_job_t *job)
     if (c && job->resp) gw_conn_send_text(g, c, job->resp);
     if (c && job->admit) {
         c->admitted = 1;
-        release_held(g, c, 1);
+        handle_held(g, c);
     }
     if (c && job->refuse && !c->closing) {
         c->refused = 1;   /* gw_conn_send queues nothing more */
-        release_held(g, c, 0);
+        gw_conn_drop_held(c);   /* what it sent is never handled */
         lws_callback_on_writable(c->wsi);
     }
     gw_job_free(job);
